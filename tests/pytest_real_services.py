@@ -160,7 +160,7 @@ class RedisServer:
 def postgres_server():
     """A real PostgreSQL 15 server for the whole test session."""
     base = Path(tempfile.mkdtemp(prefix="bf-pg-"))
-    os.chmod(base, 0o755)
+    os.chmod(base, 0o755)  # noqa: S103 - the postgres account must reach its data dir
     server = PostgresServer(base)
     try:
         yield server

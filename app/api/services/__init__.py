@@ -1,0 +1,1 @@
+"""Business logic that is more than a query: auth, catalog writes, orders, caching."""

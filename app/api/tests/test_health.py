@@ -1,0 +1,63 @@
+from conftest import assert_envelope_error, make_product
+
+
+def test_live(client):
+    resp = client.get("/api/health/live")
+    assert resp.status_code == 200
+    assert resp.get_json() == {"success": True, "data": {"status": "ok"}, "error": None}
+
+
+def test_ready_reports_each_check(client):
+    resp = client.get("/api/health/ready")
+    assert resp.status_code == 200
+    data = resp.get_json()["data"]
+    assert data["status"] == "ok"
+    for name in ("postgres", "redis"):
+        assert data["checks"][name]["ok"] is True
+        assert isinstance(data["checks"][name]["latency_ms"], float)
+
+
+def test_ready_503_while_postgres_is_down(app, client, postgres_server):
+    make_product(app, "Pen", "1.00", 3)
+    postgres_server.stop()
+    try:
+        resp = client.get("/api/health/ready")
+        body = assert_envelope_error(resp, 503, "postgres unavailable")
+        assert body["data"]["checks"]["postgres"]["ok"] is False
+        assert body["data"]["checks"]["redis"]["ok"] is True
+        assert client.get("/api/health/live").status_code == 200
+        # A route that needs the database answers 503 JSON, not a 500.
+        assert_envelope_error(client.get("/api/products/1"), 503, "database unavailable")
+        assert_envelope_error(client.get("/api/products?q=uncached"), 503)
+    finally:
+        postgres_server.start()
+    assert client.get("/api/health/ready").status_code == 200
+    assert client.get("/api/products/1").status_code == 200
+
+
+def test_ready_503_while_redis_is_down_and_api_degrades(app, client, redis_server, user):
+    pid = make_product(app, "Pen", "1.00", 3)
+    redis_server.stop()
+    try:
+        resp = client.get("/api/health/ready")
+        body = assert_envelope_error(resp, 503, "redis unavailable")
+        assert body["data"]["checks"]["redis"]["ok"] is False
+        assert body["data"]["checks"]["postgres"]["ok"] is True
+        # Cache and rate limiter degrade: listings come from PostgreSQL, writes still work.
+        resp = client.get("/api/products")
+        assert resp.status_code == 200
+        assert [p["id"] for p in resp.get_json()["data"]["items"]] == [pid]
+        resp = client.post(
+            "/api/orders",
+            headers=user["headers"],
+            json={"items": [{"product_id": pid, "quantity": 1}]},
+        )
+        assert resp.status_code == 201
+        login = client.post(
+            "/api/auth/login", json={"email": "alice@example.com", "password": "secret-pass"}
+        )
+        assert login.status_code == 200
+    finally:
+        redis_server.start()
+    assert client.get("/api/health/ready").status_code == 200
+    assert client.get("/api/products").get_json()["data"]["items"][0]["stock"] == 2
