@@ -42,8 +42,8 @@ def register_cli(app: Flask) -> None:
         password = password_file.read_text(encoding="utf-8").rstrip("\r\n")
         if len(password) < 8:
             raise click.ClickException("the admin password must be at least 8 characters")
-        user, created = upsert_admin(email, password, name)
-        click.echo(f"admin {user.email} {'created' if created else 'updated'}")
+        user, outcome = upsert_admin(email, password, name)
+        click.echo(f"admin {user.email} {outcome}")
 
     @app.cli.command("seed-demo")
     def seed_demo() -> None:

@@ -126,7 +126,7 @@ def require_admin() -> User:
     return user
 
 
-def upsert_admin(email: str, password: str, name: str = "Administrator") -> tuple[User, bool]:
+def upsert_admin(email: str, password: str, name: str = "Administrator") -> tuple[User, str]:
     """Create the admin account or reset an existing account to admin with this password.
 
     Args:
@@ -135,20 +135,24 @@ def upsert_admin(email: str, password: str, name: str = "Administrator") -> tupl
         name: Display name for a new account.
 
     Returns:
-        The user and whether it was created.
+        The user and what happened: ``"created"``, ``"updated"`` or ``"unchanged"`` (the deploy
+        reports a change only for the first two, so a re-run stays changed=0).
     """
     email = normalise_email(email)
     user = db.session.scalar(select(User).where(User.email == email))
-    created = user is None
     if user is None:
         user = User(email=email, name=name, password_hash=hash_password(password), is_admin=True)
         db.session.add(user)
+        outcome = "created"
+    elif user.is_admin and check_password_hash(user.password_hash, password):
+        outcome = "unchanged"
     else:
         user.is_admin = True
         if not check_password_hash(user.password_hash, password):
             user.password_hash = hash_password(password)
+        outcome = "updated"
     db.session.commit()
-    return user, created
+    return user, outcome
 
 
 def login_required(view: Callable[..., Any]) -> Callable[..., Any]:

@@ -74,6 +74,11 @@ def test_create_admin_is_idempotent_and_seed_demo(app, client, tmp_path):
         args=["create-admin", "--email", "root@example.com", "--password-file", str(pw)]
     )
     assert result.exit_code == 0 and "updated" in result.output
+    # The same password again changes nothing, and says so (the deploy's changed=0 relies on it).
+    result = runner.invoke(
+        args=["create-admin", "--email", "root@example.com", "--password-file", str(pw)]
+    )
+    assert result.exit_code == 0 and result.output.strip() == "admin root@example.com unchanged"
     resp = client.post(
         "/api/auth/login", json={"email": "root@example.com", "password": "second-password"}
     )
