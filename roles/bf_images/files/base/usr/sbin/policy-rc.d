@@ -1,0 +1,3 @@
+#!/bin/sh
+# Packages installed during an image build must not start their services.
+exit 101
