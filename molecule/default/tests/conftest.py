@@ -1,0 +1,161 @@
+"""Fixtures of the stack verification: the scenario's settings, an HTTPS client that talks to
+127.0.0.1 only, the project's containers, and container logs printed under a failed test."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from requests.adapters import HTTPAdapter
+
+# Every service of the stack contract; the Compose project must run each of them.
+SERVICES = ("api", "frontend", "nginx", "postgres", "redis", "pgadmin")
+# Lines of each container's log printed under a failed test.
+LOG_TAIL = 80
+_PROJECT_KEY = pytest.StashKey[str]()
+_COMPOSE_FILE_KEY = pytest.StashKey[str]()
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """What the scenario's inventory (inventory/host_vars/localhost.yml) set up."""
+
+    project: str
+    stack_dir: Path
+    credentials_dir: Path
+    server_name: str
+    http_port: int
+    https_port: int
+    pgadmin_port: int
+    admin_email: str
+
+    @property
+    def base_url(self) -> str:
+        return f"https://127.0.0.1:{self.https_port}"
+
+    @property
+    def cert_file(self) -> Path:
+        return self.stack_dir / "config" / "nginx" / "tls" / "fullchain.pem"
+
+    def secret(self, name: str) -> str:
+        """One generated secret of the scenario, as the password lookup stored it."""
+        return (self.credentials_dir / name).read_text(encoding="utf-8").strip()
+
+    def secrets(self) -> dict[str, str]:
+        return {
+            path.name: self.secret(path.name)
+            for path in sorted(self.credentials_dir.iterdir())
+            if path.is_file() and "ansible_lockfile" not in path.name
+        }
+
+
+@pytest.fixture(scope="module")
+def scenario(host: Any, pytestconfig: pytest.Config) -> Scenario:
+    """The scenario's settings, read from the same inventory the converge used."""
+    variables = host.ansible.get_variables()
+    result = Scenario(
+        project=variables["bf_stack_name"],
+        stack_dir=Path(variables["bf_stack_dir"]),
+        credentials_dir=Path(variables["bf_secrets_credentials_dir"]),
+        server_name=variables["bf_server_name"],
+        http_port=int(variables["bf_http_port"]),
+        https_port=int(variables["bf_https_port"]),
+        pgadmin_port=int(variables["bf_pgadmin_port"]),
+        admin_email=variables["bf_admin_email"],
+    )
+    # The log dump on failure needs the project even for tests that never asked for it.
+    pytestconfig.stash[_PROJECT_KEY] = result.project
+    pytestconfig.stash[_COMPOSE_FILE_KEY] = str(result.stack_dir / "compose.yml")
+    return result
+
+
+class _LoopbackTLSAdapter(HTTPAdapter):
+    """Connects to 127.0.0.1 but sends SNI and checks the certificate for the server name."""
+
+    def __init__(self, server_name: str) -> None:
+        self._server_name = server_name
+        super().__init__()
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        kwargs["server_hostname"] = self._server_name
+        kwargs["assert_hostname"] = self._server_name
+        super().init_poolmanager(*args, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def http(scenario: Scenario) -> requests.Session:
+    """A client for the scenario's Nginx that trusts only the generated certificate."""
+    session = requests.Session()
+    session.mount("https://", _LoopbackTLSAdapter(scenario.server_name))
+    session.verify = str(scenario.cert_file)
+    session.headers["Host"] = f"{scenario.server_name}:{scenario.https_port}"
+    # No proxy from the environment may stand between the tests and 127.0.0.1.
+    session.trust_env = False
+    return session
+
+
+@pytest.fixture(scope="module")
+def containers(host: Any, scenario: Scenario) -> dict[str, dict[str, Any]]:
+    """`docker inspect` of every container of the project, by Compose service name."""
+    ids = host.check_output(
+        "docker ps --all --quiet --no-trunc --filter label=com.docker.compose.project=%s",
+        scenario.project,
+    ).split()
+    assert ids, f"no container of the Compose project {scenario.project} exists"
+    inspected = json.loads(host.check_output("docker inspect " + " ".join(ids)))
+    return {c["Config"]["Labels"]["com.docker.compose.service"]: c for c in inspected}
+
+
+@pytest.fixture(scope="module")
+def admin_token(http: requests.Session, scenario: Scenario) -> str:
+    """A JWT of the admin the deploy created (password from the scenario's credentials)."""
+    body = {"email": scenario.admin_email, "password": scenario.secret("admin_password")}
+    # A verify re-run within a minute meets the login rate limit the last one exhausted.
+    deadline = time.monotonic() + 75
+    while True:
+        response = http.post(f"{scenario.base_url}/api/auth/login", json=body, timeout=10)
+        if response.status_code != 429 or time.monotonic() > deadline:
+            break
+        time.sleep(5)
+    assert response.status_code == 200, response.text
+    return response.json()["data"]["access_token"]
+
+
+def _logs(config: pytest.Config, services: list[str]) -> str:
+    project = config.stash.get(_PROJECT_KEY, None)
+    if project is None:
+        return "(the scenario's Compose project is unknown: no logs)"
+    argv = ["docker", "compose", "--project-name", project]
+    compose_file = config.stash.get(_COMPOSE_FILE_KEY, "")
+    if Path(compose_file).is_file():
+        argv += ["--file", compose_file]
+    argv += ["logs", "--no-color", "--tail", str(LOG_TAIL), *services]
+    # argv only: the project name comes from the scenario's own inventory.
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
+    return result.stdout + result.stderr
+
+
+def _relevant_services(item: pytest.Item) -> list[str]:
+    marker = item.get_closest_marker("logs_from")
+    if marker is not None:
+        return list(marker.args)
+    callspec = getattr(item, "callspec", None)
+    service = callspec.params.get("service") if callspec is not None else None
+    return [service] if service in SERVICES else []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Print the relevant containers' logs under every failed test (all of them by default)."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed and call.when in ("setup", "call"):
+        services = _relevant_services(item)
+        title = f"docker compose logs --tail {LOG_TAIL} {' '.join(services) or '(all services)'}"
+        report.sections.append((title, _logs(item.config, services)))
