@@ -73,12 +73,23 @@ class PostgresServer:
             for path in (base, pwfile):
                 os.chown(path, pg.pw_uid, pg.pw_gid)
         subprocess.run(
-            _as_postgres_user([
-                str(PG_BIN / "initdb"), "-D", str(self.data), "-U", self.user,
-                "--pwfile", str(pwfile), "--auth=scram-sha-256", "-E", "UTF8",
-                "--locale=C.UTF-8",
-            ]),
-            check=True, stdout=subprocess.DEVNULL,
+            _as_postgres_user(
+                [
+                    str(PG_BIN / "initdb"),
+                    "-D",
+                    str(self.data),
+                    "-U",
+                    self.user,
+                    "--pwfile",
+                    str(pwfile),
+                    "--auth=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--locale=C.UTF-8",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         pwfile.unlink()
         self.start()
@@ -86,31 +97,59 @@ class PostgresServer:
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
         subprocess.run(
-            _as_postgres_user([
-                str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-l", str(self.log), "-w",
-                "-o", f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
-                "-c fsync=off -c full_page_writes=off -c max_connections=200",
-                "start",
-            ]),
-            check=True, stdout=subprocess.DEVNULL,
+            _as_postgres_user(
+                [
+                    str(PG_BIN / "pg_ctl"),
+                    "-D",
+                    str(self.data),
+                    "-l",
+                    str(self.log),
+                    "-w",
+                    "-o",
+                    f"-p {self.port} -k {self.base} -c listen_addresses=127.0.0.1 "
+                    "-c fsync=off -c full_page_writes=off -c max_connections=200",
+                    "start",
+                ]
+            ),
+            check=True,
+            stdout=subprocess.DEVNULL,
         )
         _wait_port(self.port)
 
     def stop(self) -> None:
         """Stop the server (fast shutdown: open sessions are cut, as in a real outage)."""
         subprocess.run(
-            _as_postgres_user([str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast",
-                               "-w", "stop"]),
-            check=False, stdout=subprocess.DEVNULL,
+            _as_postgres_user(
+                [str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "fast", "-w", "stop"]
+            ),
+            check=False,
+            stdout=subprocess.DEVNULL,
         )
 
     def psql(self, sql: str, db: str = "postgres") -> str:
         """Run SQL with psql over TCP and return its unaligned output."""
         env = {**os.environ, "PGPASSWORD": self.password}
         out = subprocess.run(
-            [str(PG_BIN / "psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", self.user,
-             "-d", db, "-v", "ON_ERROR_STOP=1", "-At", "-c", sql],
-            check=True, capture_output=True, text=True, env=env,
+            [
+                str(PG_BIN / "psql"),
+                "-h",
+                "127.0.0.1",
+                "-p",
+                str(self.port),
+                "-U",
+                self.user,
+                "-d",
+                db,
+                "-v",
+                "ON_ERROR_STOP=1",
+                "-At",
+                "-c",
+                sql,
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            env=env,
         )
         return out.stdout
 
@@ -139,9 +178,23 @@ class RedisServer:
     def start(self) -> None:
         """Start the server and wait until it accepts connections."""
         self.proc = subprocess.Popen(
-            [REDIS_SERVER, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "",
-             "--appendonly", "no", "--dir", str(self.base), "--daemonize", "no",
-             "--logfile", str(self.base / "redis.log")],
+            [
+                REDIS_SERVER,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.base),
+                "--daemonize",
+                "no",
+                "--logfile",
+                str(self.base / "redis.log"),
+            ],
         )
         _wait_port(self.port)
 

@@ -1,0 +1,139 @@
+"""Unit tests of the retention policy and naming of roles/bf_backup/files/bf_backup.py."""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+from bf_backup_helpers import SCRIPT
+
+_spec = importlib.util.spec_from_file_location("bf_backup", SCRIPT)
+assert _spec and _spec.loader
+bf_backup = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bf_backup)
+
+UTC = dt.UTC
+
+
+def hourly(start: dt.datetime, count: int, step_hours: int) -> list[dt.datetime]:
+    """Return `count` timestamps `step_hours` apart, oldest first."""
+    return [start + dt.timedelta(hours=step_hours * i) for i in range(count)]
+
+
+def kept_stamps(stamps: list[dt.datetime], **keep: int) -> list[dt.datetime]:
+    """Return the kept timestamps, newest first."""
+    return sorted((stamps[i] for i in bf_backup.select_keep(stamps, keep)), reverse=True)
+
+
+def test_keep_last_only() -> None:
+    stamps = hourly(dt.datetime(2024, 1, 1, tzinfo=UTC), 10, 1)
+    assert kept_stamps(stamps, last=3) == stamps[-3:][::-1]
+
+
+def test_keep_nothing_means_nothing() -> None:
+    stamps = hourly(dt.datetime(2024, 1, 1, tzinfo=UTC), 5, 1)
+    assert kept_stamps(stamps) == []
+
+
+def test_daily_keeps_newest_of_each_recent_day() -> None:
+    # Four backups a day (every 6 h) for 10 days: 2024-01-01 00:00 ... 2024-01-10 18:00.
+    stamps = hourly(dt.datetime(2024, 1, 1, tzinfo=UTC), 40, 6)
+    kept = kept_stamps(stamps, daily=3)
+    assert kept == [dt.datetime(2024, 1, d, 18, tzinfo=UTC) for d in (10, 9, 8)]
+
+
+def test_weekly_uses_iso_weeks_and_monthly_calendar_months() -> None:
+    # One backup a day, 2024-01-01 (a Monday) .. 2024-03-31.
+    stamps = hourly(dt.datetime(2024, 1, 1, 2, tzinfo=UTC), 91, 24)
+    weekly = kept_stamps(stamps, weekly=2)
+    assert weekly == [
+        dt.datetime(2024, 3, 31, 2, tzinfo=UTC),  # Sunday closing ISO week 13
+        dt.datetime(2024, 3, 24, 2, tzinfo=UTC),
+    ]
+    monthly = kept_stamps(stamps, monthly=5)  # only three months exist
+    assert monthly == [
+        dt.datetime(2024, m, d, 2, tzinfo=UTC) for m, d in ((3, 31), (2, 29), (1, 31))
+    ]
+
+
+def test_generations_combine_without_double_counting() -> None:
+    stamps = hourly(dt.datetime(2024, 1, 1, 2, tzinfo=UTC), 91, 24)
+    kept = kept_stamps(stamps, last=2, daily=3, weekly=2, monthly=3)
+    # last 2 and daily 3 overlap (31.3, 30.3, 29.3); weekly adds 24.3; monthly 29.2, 31.1.
+    assert kept == [
+        dt.datetime(2024, m, d, 2, tzinfo=UTC)
+        for m, d in ((3, 31), (3, 30), (3, 29), (3, 24), (2, 29), (1, 31))
+    ]
+
+
+def test_daily_skips_days_without_backups() -> None:
+    stamps = [dt.datetime(2024, 1, d, tzinfo=UTC) for d in (1, 2, 10, 20)]
+    assert kept_stamps(stamps, daily=3) == stamps[1:][::-1]
+
+
+def make_backup(backup_dir: Path, name: str) -> None:
+    """Create a minimal complete-looking backup directory."""
+    (backup_dir / name).mkdir(parents=True)
+    (backup_dir / name / "manifest.json").write_text("{}")
+
+
+def test_prune_removes_exactly_the_unkept(tmp_path: Path) -> None:
+    names = [f"st_db_202401{d:02d}T030000Z" for d in range(1, 11)]
+    for name in names:
+        make_backup(tmp_path, name)
+    # A backup being written right now (temporary name) and an unrelated file stay.
+    (tmp_path / ".tmp-inflight").mkdir()
+    (tmp_path / "notes.txt").write_text("x")
+    cfg = {"backup_dir": str(tmp_path), "keep": {"last": 2, "daily": 4, "weekly": 0, "monthly": 0}}
+    dry = bf_backup.prune(cfg, dry_run=True)
+    assert dry["removed"] == names[:6] and all((tmp_path / n).exists() for n in names)
+    first = bf_backup.prune(cfg)
+    assert first["changed"] is True
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        names[6:] + [".tmp-inflight", "notes.txt"]
+    )
+    again = bf_backup.prune(cfg)
+    assert again == {"changed": False, "removed": [], "kept": names[6:]}
+
+
+def test_prune_ignores_incomplete_backups(tmp_path: Path) -> None:
+    (tmp_path / "st_db_20240101T030000Z").mkdir()  # no manifest: not a backup to count or delete
+    make_backup(tmp_path, "st_db_20240102T030000Z")
+    result = bf_backup.prune({"backup_dir": str(tmp_path), "keep": {"last": 1}})
+    assert result["changed"] is False
+    assert (tmp_path / "st_db_20240101T030000Z").is_dir()
+
+
+def test_same_second_gets_a_new_name(tmp_path: Path) -> None:
+    now = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
+    first = bf_backup.new_backup_name(tmp_path, "st_db", now)
+    make_backup(tmp_path, first)
+    second = bf_backup.new_backup_name(tmp_path, "st_db", now)
+    make_backup(tmp_path, second)
+    assert (first, second) == ("st_db_20240501T120000Z", "st_db_20240501T120000Z-1")
+    assert [n for _, n in bf_backup.list_backups(tmp_path)] == [first, second]
+    assert bf_backup.resolve_name({"backup_dir": str(tmp_path)}, "latest").name == second
+
+
+@pytest.mark.parametrize("bad", ["../etc", "x", "st_db_2024", "st_db_20240101T030000Z/../x"])
+def test_resolve_refuses_bad_names(tmp_path: Path, bad: str) -> None:
+    with pytest.raises(bf_backup.BackupError):
+        bf_backup.resolve_name({"backup_dir": str(tmp_path)}, bad)
+
+
+def test_migration_heads_of_the_app() -> None:
+    versions = SCRIPT.parents[3] / "app" / "api" / "migrations" / "versions"
+    heads = bf_backup.migration_heads(str(versions))
+    assert len(heads) == 1
+    out = json.loads(
+        bf_backup.subprocess.run(
+            ["python3", str(SCRIPT), "heads", str(versions)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+    assert out["heads"] == heads
