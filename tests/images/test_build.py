@@ -74,7 +74,7 @@ def test_external_reference_replaces_a_build(first_run: PlaybookRun, app_copy: P
 def test_final_image_has_no_compiler_or_package_cache(
     refs: dict[str, str], docker_client: docker.DockerClient, service: str
 ) -> None:
-    out = docker_client.containers.run(
+    container = docker_client.containers.run(
         refs[service],
         entrypoint=["/bin/sh", "-c"],
         command=[
@@ -83,10 +83,17 @@ def test_final_image_has_no_compiler_or_package_cache(
             " | grep -v -e partial -e lock -e '^/' -e '^$'; true"
         ],
         user="0",
-        remove=True,
+        detach=True,
         network_disabled=True,
         labels={"io.backend-framework.test": "images"},
-    ).decode()
+    )
+    try:
+        container.wait(timeout=60)
+        out = container.logs().decode()
+    finally:
+        # v=True: the images that declare a VOLUME would otherwise leave an anonymous volume
+        # behind on every run (run(remove=True) keeps them).
+        container.remove(force=True, v=True)
     assert out.strip() == "", f"{service}: {out}"
 
 
