@@ -152,6 +152,15 @@ def test_nginx_conf_has_routes_headers_and_limits(first: Run) -> None:
     api_block = conf[conf.index("location /api/ {") :]
     api_block = api_block[: api_block.index("}")]
     assert "error_page 429 @bf_json_429;" in api_block
+    # The maintenance flag (restore.yml) takes every app route out of traffic with a 503 whose
+    # answer carries Retry-After and, having its own add_header, the security headers again.
+    maintenance = "if (-f /srv/maintenance/on) {\n                return 503;"
+    assert conf.count(maintenance) == conf.count("uwsgi_pass bf_"), conf
+    for kind in ("json", "html"):
+        page = conf[conf.index(f"location @bf_{kind}_503 {{") :]
+        page = page[: page.index("return 503")]
+        assert "add_header Retry-After 120 always;" in page
+        assert "add_header Content-Security-Policy" in page and "X-Frame-Options" in page
     assert """return 429 '{"success":false,"data":null,"error":"Too many requests"}';""" in conf
     assert f"return 301 https://localhost:{HTTPS_PORT}$request_uri;" in conf
 
