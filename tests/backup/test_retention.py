@@ -1,4 +1,6 @@
-"""Unit tests of the retention policy and naming of roles/bf_backup/files/bf_backup.py."""
+"""Unit tests of roles/bf_backup/files/bf_backup.py that need no stack: retention, naming and the
+checks a PgAdmin archive passes before its volume is touched. The script against a real stack is
+tested by the Molecule scenario molecule/backup."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ import json
 from pathlib import Path
 
 import pytest
-from bf_backup_helpers import SCRIPT
+
+SCRIPT = Path(__file__).resolve().parents[2] / "roles" / "bf_backup" / "files" / "bf_backup.py"
 
 _spec = importlib.util.spec_from_file_location("bf_backup", SCRIPT)
 assert _spec and _spec.loader
@@ -137,3 +140,57 @@ def test_migration_heads_of_the_app() -> None:
         ).stdout
     )
     assert out["heads"] == heads
+
+
+def _fake_backup(backup_dir: Path, archive: bytes) -> dict:
+    """A backup whose checksums and origin are right and whose PgAdmin archive is `archive`."""
+    import hashlib
+
+    path = backup_dir / "st_db_20240101T030000Z"
+    path.mkdir(parents=True)
+    files = {"db.dump": b"PGDMP fake", "pgadmin.tar.gz": archive}
+    for name, data in files.items():
+        (path / name).write_bytes(data)
+    manifest = {
+        "name": path.name, "database": "db", "environment": "local", "stack": "st",
+        "dump": "db.dump", "encrypted": False, "pgadmin": "pgadmin.tar.gz",
+        "files": {n: {"sha256": hashlib.sha256(d).hexdigest()} for n, d in files.items()},
+    }  # fmt: skip
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    sums = {n: m["sha256"] for n, m in manifest["files"].items()}
+    sums["manifest.json"] = hashlib.sha256((path / "manifest.json").read_bytes()).hexdigest()
+    (path / "SHA256SUMS").write_text("".join(f"{d}  {n}\n" for n, d in sums.items()))
+    # docker must never be reached: the archive is refused first.
+    return {"backup_dir": str(backup_dir), "database": "db", "environment": "local", "stack": "st",
+            "pgadmin_volume": "pgadmin_data", "docker": "/nonexistent/docker"}  # fmt: skip
+
+
+def _tar_gz(names: list[str]) -> bytes:
+    import io
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        for name in names:
+            info = tarfile.TarInfo(name)
+            info.size = 2
+            tar.addfile(info, io.BytesIO(b"x\n"))
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    ("archive", "message"),
+    [
+        (_tar_gz(["./pgadmin4.db"])[:-40], "is unreadable"),
+        (b"not a tar at all", "is unreadable"),
+        (_tar_gz(["./ok", "../../etc/evil"]), "holds paths outside the volume"),
+        (_tar_gz(["/etc/evil"]), "holds paths outside the volume"),
+    ],
+    ids=["truncated", "garbage", "dot-dot", "absolute"],
+)
+def test_pgadmin_archive_is_refused_before_the_volume_is_touched(
+    tmp_path: Path, archive: bytes, message: str
+) -> None:
+    cfg = _fake_backup(tmp_path / "backups", archive)
+    with pytest.raises(bf_backup.BackupError, match=message):
+        bf_backup.do_restore_pgadmin(cfg, "latest", "20240101T030000Z")

@@ -30,6 +30,7 @@ import secrets
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -878,6 +879,136 @@ COMMIT;
     }
 
 
+def volume_tar(cfg: dict[str, Any], image: str, volume: str, *tar_args: str) -> list[str]:
+    """Return the argv of a no-network root container running tar on a volume at /data."""
+    return [
+        cfg["docker"],
+        "run",
+        "--rm",
+        "-i",
+        "--network",
+        "none",
+        "--user",
+        "0:0",
+        "--entrypoint",
+        "tar",
+        "--mount",
+        f"type=volume,source={volume},target=/data",
+        image,
+        "-C",
+        "/data",
+        *tar_args,
+    ]
+
+
+def do_restore_pgadmin(cfg: dict[str, Any], name: str, stamp: str) -> dict[str, Any]:
+    """Replace the PgAdmin data volume's content with the backup's archive.
+
+    The archive is checked (SHA-256, origin, decryption, a full read of the tar) before the volume
+    is touched, and the volume's current content is saved next to the backups first, so a failed
+    extraction puts it back. PgAdmin must be stopped (restore.yml does it).
+    """
+    if not re.fullmatch(r"[0-9]{8}T[0-9]{6}Z?", stamp):
+        raise BackupError(f"restore stamp '{stamp}' must look like 20240131T235959Z")
+    volume = f"{cfg['stack']}_{cfg['pgadmin_volume']}"
+    with tempfile.TemporaryDirectory(prefix=".tmp-pgadmin-", dir=cfg["backup_dir"]) as work:
+        manifest, _ = check_backup(cfg, name, Path(work), decrypt=False)
+        if not manifest.get("pgadmin"):
+            return {"changed": False, "name": manifest["name"], "pgadmin": "not in this backup"}
+        archive = resolve_name(cfg, name) / manifest["pgadmin"]
+        if manifest["encrypted"]:
+            identity = cfg.get("age_identity_file")
+            if not identity or not Path(identity).is_file():
+                raise BackupError(
+                    f"backup {manifest['name']} is encrypted: set the age identity file "
+                    "(bf_backup_age_identity_file) to a readable file on this host"
+                )
+            plain = Path(work) / "pgadmin.tar.gz"
+            with plain.open("wb") as out:
+                proc = subprocess.run(
+                    ["age", "--decrypt", "--identity", identity, str(archive)],
+                    stdout=out,
+                    stderr=subprocess.PIPE,
+                    check=False,
+                )
+            if proc.returncode != 0:
+                raise BackupError(
+                    f"{archive.name} of {manifest['name']} cannot be decrypted: "
+                    f"{proc.stderr.decode(errors='replace').strip()[-300:]}"
+                )
+            archive = plain
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                members = tar.getmembers()
+        except (tarfile.TarError, EOFError, OSError) as exc:
+            raise BackupError(f"{archive.name} of {manifest['name']} is unreadable: {exc}") from exc
+        unsafe = [m.name for m in members if m.name.startswith("/") or ".." in m.name.split("/")]
+        if unsafe:
+            raise BackupError(f"{archive.name} holds paths outside the volume: {unsafe[:3]}")
+        if subprocess.run(
+            [cfg["docker"], "volume", "inspect", volume], capture_output=True, check=False
+        ).returncode:
+            run([cfg["docker"], "volume", "create", volume])
+        image = run(
+            [
+                cfg["docker"],
+                "inspect",
+                "--format",
+                "{{.Config.Image}}",
+                find_container(cfg, cfg["postgres_service"]),
+            ]
+        ).stdout.strip()
+        # The volume's current content, kept until the next PgAdmin restore replaces it.
+        saved = Path(cfg["backup_dir"]) / f".pgadmin-pre-restore-{stamp.lower()}.tar.gz"
+        wait_stream(
+            # Kept on this host only, next to the backups, so never encrypted.
+            stream_to_file(
+                volume_tar(cfg, image, volume, "-czf", "-", "."), saved, {"age_recipients": []}
+            ),
+            "saving the current PgAdmin volume",
+        )
+        os.chmod(saved, 0o600)
+        wipe_and_extract = ["--numeric-owner", "--same-owner", "-xzf", "-"]
+        clear = [
+            cfg["docker"], "run", "--rm", "--network", "none", "--user", "0:0",
+            "--entrypoint", "find", "--mount", f"type=volume,source={volume},target=/data",
+            image, "/data", "-mindepth", "1", "-delete",
+        ]  # fmt: skip
+        try:
+            run(clear)
+            with archive.open("rb") as handle:
+                proc = subprocess.run(
+                    volume_tar(cfg, image, volume, *wipe_and_extract),
+                    stdin=handle,
+                    capture_output=True,
+                    check=False,
+                )
+            if proc.returncode != 0:
+                raise BackupError(
+                    "extracting the PgAdmin archive failed: "
+                    f"{proc.stderr.decode(errors='replace').strip()[-400:]}"
+                )
+        except BackupError:
+            run(clear)
+            with saved.open("rb") as handle:
+                subprocess.run(
+                    volume_tar(cfg, image, volume, *wipe_and_extract),
+                    stdin=handle,
+                    capture_output=True,
+                    check=True,
+                )
+            raise
+        for old in Path(cfg["backup_dir"]).glob(".pgadmin-pre-restore-*.tar.gz"):
+            if old != saved:
+                old.unlink()
+    return {
+        "changed": True,
+        "name": manifest["name"],
+        "pgadmin": f"{len(members)} entries restored into {volume}",
+        "previous": str(saved),
+    }
+
+
 def migration_heads(versions_dir: str) -> list[str]:
     """Return the head revision(s) of an Alembic versions directory (read, never imported)."""
     revs: dict[str, set[str]] = {}
@@ -901,21 +1032,22 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Parse the command line, run one command, print its JSON result."""
     parser = argparse.ArgumentParser(prog="bf-backup", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for cmd in ("backup", "prune", "list", "check", "verify", "restore"):
+    for cmd in ("backup", "prune", "list", "check", "verify", "restore", "restore-pgadmin"):
         p = sub.add_parser(cmd)
         p.add_argument("--config", required=True, help="JSON configuration rendered by the role")
         if cmd in ("backup", "prune"):
             p.add_argument("--now", help="UTC time YYYYmmddTHHMMSSZ instead of the clock")
         if cmd == "prune":
             p.add_argument("--dry-run", action="store_true")
-        if cmd in ("check", "verify", "restore"):
+        if cmd in ("check", "verify", "restore", "restore-pgadmin"):
             p.add_argument("--name", default="latest", help="backup name, or latest")
         if cmd == "verify":
             p.add_argument("--container", help="throwaway PostgreSQL container to restore into")
             p.add_argument("--image", help="start (and remove) a throwaway container of this image")
             p.add_argument("--toc-only", action="store_true")
-        if cmd == "restore":
+        if cmd in ("restore", "restore-pgadmin"):
             p.add_argument("--stamp", required=True, help="suffix of the new/old database names")
+        if cmd == "restore":
             p.add_argument("--keep-pre-restore", type=int, default=1)
     heads = sub.add_parser("heads")
     heads.add_argument("versions_dir")
@@ -954,6 +1086,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "changed": False,
                 **do_verify(cfg, args.name, args.container, args.image, args.toc_only),
             }
+        elif args.command == "restore-pgadmin":
+            result = do_restore_pgadmin(cfg, args.name, args.stamp)
         else:
             result = do_restore(cfg, args.name, args.stamp, args.keep_pre_restore)
     except (BackupError, OSError, ValueError, KeyError, subprocess.SubprocessError) as exc:
