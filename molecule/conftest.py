@@ -1,5 +1,6 @@
-"""Fixtures of the stack verification: the scenario's settings, an HTTPS client that talks to
-127.0.0.1 only, the project's containers, and container logs printed under a failed test."""
+"""Fixtures every stack scenario's Testinfra tests share (default, backup, resilience): the
+scenario's settings, an HTTPS client that talks to 127.0.0.1 only, the project's containers, and
+container logs printed under a failed test."""
 
 from __future__ import annotations
 
@@ -155,7 +156,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """Print the relevant containers' logs under every failed test (all of them by default)."""
     outcome = yield
     report = outcome.get_result()
-    if report.failed and call.when in ("setup", "call"):
+    # Scenarios without a Compose project (provision) get no logs section.
+    if report.failed and call.when in ("setup", "call") and _PROJECT_KEY in item.config.stash:
         services = _relevant_services(item)
         title = f"docker compose logs --tail {LOG_TAIL} {' '.join(services) or '(all services)'}"
         report.sections.append((title, _logs(item.config, services)))
