@@ -80,13 +80,14 @@ docs: venv ## Regenerate docs/CONFIGURATION.md from the roles' argument_specs
 	$(BIN)/python tools/gen_config_docs.py
 
 # Role and playbook tests: argument_specs vs defaults, generated docs, inventories and bad
-# inputs, host roles on this machine, config rendering (its nginx -t uses the nginx image).
+# inputs, host roles on this machine, config rendering (its nginx -t uses the nginx image), the
+# backup script's unit tests.
 .PHONY: test-roles
 test-roles: test-deps
-	$(BIN)/pytest tests/lint tests/docs tests/site tests/roles tests/config
+	$(BIN)/pytest tests/lint tests/docs tests/site tests/roles tests/config tests/backup
 
 .PHONY: test
-test: test-deps lint test-app test-images test-roles test-molecule test-backup ## Set everything up and run every test
+test: test-deps lint test-app test-images test-roles test-molecule ## Set everything up and run every test
 
 .PHONY: lock
 lock: ## Regenerate requirements.txt from requirements.in
@@ -115,11 +116,38 @@ deploy: venv ## Build and run the whole stack on this machine (inventories/local
 	@echo "Generated credentials (one file per secret, git-ignored): inventories/local/credentials/"
 	@echo "  e.g. admin login: admin@example.com / \$$(cat inventories/local/credentials/admin_password)"
 
+# Every Molecule scenario, each a full `molecule test` (destroy, syntax, create, prepare,
+# converge, idempotence, verify, cleanup, destroy): provision converges the host roles in a
+# throwaway Debian container; default, resilience and backup each converge site.yml as their
+# own stack beside any `make deploy` one. provision shares nothing with the others (no stack, no
+# image build, no port), so it runs alongside them; its log is shown when it ends.
+MOLECULE_SCENARIOS ?= default resilience backup
+MOLECULE_BACKGROUND_SCENARIOS ?= provision
+
 .PHONY: test-molecule
-test-molecule: venv ## Converge site.yml as a second stack (bf-molecule, 127.0.0.1:18080/18443) and verify it
+test-molecule: venv ## Run every Molecule scenario (MOLECULE_SCENARIOS="default backup" for some)
 	@[ "$$(id -u)" = 0 ] || { echo "test-molecule writes root-owned files and drives Docker: run it as root (sudo -E make test-molecule)"; exit 1; }
-	$(BIN)/molecule test --scenario-name default
+	@logs=$$(mktemp -d); pids=""; \
+	for scenario in $(MOLECULE_BACKGROUND_SCENARIOS); do \
+		echo "=== molecule test --scenario-name $$scenario (in the background, log: $$logs/$$scenario.log)"; \
+		( start=$$(date +%s); rc=0; \
+		  $(BIN)/molecule test --scenario-name $$scenario > $$logs/$$scenario.log 2>&1 || rc=$$?; \
+		  echo "=== molecule scenario $$scenario: exit $$rc after $$(( $$(date +%s) - start )) s" >> $$logs/$$scenario.log; \
+		  exit $$rc ) & pids="$$pids $$!"; \
+	done; \
+	failed=0; \
+	for scenario in $(MOLECULE_SCENARIOS); do \
+		echo "=== molecule test --scenario-name $$scenario"; \
+		start=$$(date +%s); \
+		$(BIN)/molecule test --scenario-name $$scenario || { failed=1; break; }; \
+		echo "=== molecule scenario $$scenario passed in $$(( $$(date +%s) - start )) s"; \
+	done; \
+	for pid in $$pids; do wait $$pid || failed=1; done; \
+	for scenario in $(MOLECULE_BACKGROUND_SCENARIOS); do \
+		echo "=== log of molecule test --scenario-name $$scenario"; cat $$logs/$$scenario.log; \
+	done; \
+	rm -rf $$logs; exit $$failed
 
 .PHONY: test-backup
-test-backup: test-deps ## Backup/verify/restore playbooks and script against a throwaway stack (needs the bf/* images)
-	$(BIN)/pytest tests/backup
+test-backup: venv ## Backup/verify/restore playbooks on a converged stack (molecule/backup)
+	$(MAKE) test-molecule MOLECULE_SCENARIOS=backup MOLECULE_BACKGROUND_SCENARIOS=
