@@ -194,3 +194,17 @@ def test_pgadmin_archive_is_refused_before_the_volume_is_touched(
     cfg = _fake_backup(tmp_path / "backups", archive)
     with pytest.raises(bf_backup.BackupError, match=message):
         bf_backup.do_restore_pgadmin(cfg, "latest", "20240101T030000Z")
+
+
+@pytest.mark.parametrize(("level", "ok"), [(0, True), (9, True), (10, False), (-1, False),
+                                           ("1", False), (True, False), (1.0, False)])  # fmt: skip
+def test_compress_level_must_be_a_gzip_level(tmp_path: Path, level: object, ok: bool) -> None:
+    path = tmp_path / "config.json"
+    cfg = {"stack": "st", "environment": "local", "database": "db", "db_user": "u",
+           "backup_dir": str(tmp_path), "compress_level": level}  # fmt: skip
+    path.write_text(json.dumps(cfg))
+    if ok:
+        assert bf_backup.load_config(str(path))["compress_level"] == level
+    else:
+        with pytest.raises(bf_backup.BackupError, match="compress_level must be 0..9"):
+            bf_backup.load_config(str(path))

@@ -74,7 +74,8 @@ def load_config(path: str) -> dict[str, Any]:
     cfg.setdefault("age_identity_file", "")
     cfg.setdefault("table_checksums", True)
     cfg.setdefault("compress_level", 1)
-    if isinstance(cfg["compress_level"], bool) or cfg["compress_level"] not in range(10):
+    # type() rather than isinstance(): bool is an int, and 1.0 == 1 would pass `in range(10)`.
+    if type(cfg["compress_level"]) is not int or not 0 <= cfg["compress_level"] <= 9:
         raise BackupError(f"configuration {path}: compress_level must be 0..9 (gzip)")
     cfg.setdefault("verify", "toc")
     cfg.setdefault("log_file", "")
