@@ -27,7 +27,9 @@ def _init_jwt_errors() -> None:
         return envelope(None, f"Authentication required: {reason}", 401)
 
     def expired(_header: dict[str, Any], _payload: dict[str, Any]) -> Any:
-        return envelope(None, "Authentication required: token has expired", 401)
+        return envelope(
+            None, "Authentication required: token has expired", 401, code="token_expired"
+        )
 
     def rejected(_header: dict[str, Any], _payload: dict[str, Any]) -> Any:
         return envelope(None, "Authentication required: token rejected", 401)

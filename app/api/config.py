@@ -141,6 +141,23 @@ def _database_url(src: _Source) -> str:
     )
 
 
+def _session_timeouts(src: _Source) -> str:
+    """Return the libpq ``options`` that bound every statement and lock wait of the app.
+
+    A slow query or a long lock wait then ends as a 504/503 envelope, well before uWSGI's
+    harakiri (30 s) kills the worker with a 502. 0 disables a limit (PostgreSQL's meaning).
+
+    Args:
+        src: The settings.
+
+    Returns:
+        ``-c statement_timeout=... -c lock_timeout=...`` (milliseconds).
+    """
+    statement = src.integer("DB_STATEMENT_TIMEOUT_MS", 10000)
+    lock = src.integer("DB_LOCK_TIMEOUT_MS", 5000)
+    return f"-c statement_timeout={statement} -c lock_timeout={lock}"
+
+
 def redis_url_with_password(url: str, password: str | None) -> str:
     """Insert ``password`` into a ``redis://`` URL that has none.
 
@@ -211,13 +228,14 @@ def load_config(
             "pool_size": 5,
             "max_overflow": 10,
             "pool_timeout": 5,
-            "connect_args": {"connect_timeout": 3},
+            "connect_args": {"connect_timeout": 3, "options": _session_timeouts(src)},
         },
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "REDIS_URL": redis_url,
         "RATELIMIT_ENABLED": src.boolean("RATELIMIT_ENABLED", True),
         "RATELIMIT_DEFAULT": src.get("RATELIMIT_DEFAULT", "300 per minute"),
         "RATELIMIT_LOGIN": src.get("RATELIMIT_LOGIN", "10 per minute"),
+        "RATELIMIT_REGISTER": src.get("RATELIMIT_REGISTER", "10 per hour"),
         "RATELIMIT_STORAGE_URI": redis_url,
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         "RATELIMIT_SWALLOW_ERRORS": True,
@@ -250,6 +268,9 @@ def load_config(
         "REDIS_PASSWORD",
         "RATELIMIT_DEFAULT",
         "RATELIMIT_LOGIN",
+        "RATELIMIT_REGISTER",
+        "DB_STATEMENT_TIMEOUT_MS",
+        "DB_LOCK_TIMEOUT_MS",
         "RATELIMIT_ENABLED",
         "CACHE_TTL_SECONDS",
         "MAX_CONTENT_LENGTH",

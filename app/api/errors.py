@@ -2,7 +2,9 @@
 
 No handler ever returns HTML or a stack trace: HTTP errors, validation errors, database and
 Redis outages and unexpected exceptions all become ``{"success": false, "data": ..., "error":
-"..."}`` with the status the API contract gives.
+"...", "code": "..."}`` with the status the API contract gives. ``code`` is the machine-readable
+reason (one of :data:`ERROR_CODES`); a validation error also carries ``fields`` (the same
+per-field messages as ``data.fields``).
 """
 
 from __future__ import annotations
@@ -12,16 +14,54 @@ from typing import Any
 
 from flask import Flask, Response, g, jsonify
 from redis.exceptions import RedisError
-from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from api.extensions import db
 
 log = logging.getLogger(__name__)
 
+# The default code of each status; views and services name a more precise one where it helps.
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+    504: "timeout",
+}
+# Every value ``code`` can take (the OpenAPI error schema lists them as an enum).
+ERROR_CODES = (
+    *_STATUS_CODES.values(),
+    "validation_error",
+    "invalid_json",
+    "invalid_value",
+    "token_expired",
+    "token_revoked",
+    "unknown_reference",
+    "insufficient_stock",
+    "product_unavailable",
+    "order_too_large",
+    "version_conflict",
+    "database_unavailable",
+    "database_busy",
+    "database_timeout",
+)
+
 
 def envelope(
-    data: Any = None, error: str | None = None, status: int = 200, headers: Any = None
+    data: Any = None,
+    error: str | None = None,
+    status: int = 200,
+    headers: Any = None,
+    code: str | None = None,
+    fields: dict[str, Any] | None = None,
 ) -> tuple[Response, int, Any]:
     """Build a JSON response in the envelope.
 
@@ -30,11 +70,18 @@ def envelope(
         error: The error message, or None for a success.
         status: HTTP status code.
         headers: Extra response headers.
+        code: Machine-readable error code (errors only; defaults to the status's).
+        fields: Per-field messages of a validation error (errors only).
 
     Returns:
         A Flask view return value.
     """
-    body = {"success": error is None, "data": data, "error": error}
+    body: dict[str, Any] = {"success": error is None, "data": data, "error": error}
+    if error is not None:
+        fallback = "internal_error" if status >= 500 else "bad_request"
+        body["code"] = code or _STATUS_CODES.get(status, fallback)
+        if fields is not None:
+            body["fields"] = fields
     return jsonify(body), status, headers or {}
 
 
@@ -42,13 +89,22 @@ class AppError(Exception):
     """An expected error with its HTTP status, turned into an envelope by the handler."""
 
     status = 400
+    code: str | None = None
 
-    def __init__(self, message: str, data: Any = None, status: int | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        data: Any = None,
+        status: int | None = None,
+        code: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.data = data
         if status is not None:
             self.status = status
+        if code is not None:
+            self.code = code
 
 
 class NotFoundError(AppError):
@@ -79,10 +135,12 @@ class ValidationError(AppError):
     """400 naming the fields, with per-field messages in ``data.fields``."""
 
     status = 400
+    code = "validation_error"
 
     def __init__(self, fields: dict[str, Any]) -> None:
         names = ", ".join(sorted(fields)) or "body"
         super().__init__(f"Validation failed: {names}", {"fields": fields})
+        self.fields = fields
 
 
 def _flatten_webargs_messages(messages: Any) -> dict[str, Any]:
@@ -112,12 +170,14 @@ def handle_http_exception(error: HTTPException) -> tuple[Response, int, Any]:
     data = getattr(error, "data", None) or {}
     if code == 422 or (code == 400 and "messages" in data):
         messages = data.get("messages", {})
-        if messages == {"json": ["Invalid JSON body."]}:
+        if isinstance(messages, dict) and isinstance(messages.get("json"), list):
+            # The body is not JSON at all (or nested too deeply): nothing to name but the body.
+            fields = {"body": messages["json"]}
             return envelope(
-                {"fields": {"body": ["Invalid JSON body."]}}, "Invalid JSON body", 400, headers
+                {"fields": fields}, "Invalid JSON body", 400, headers, "invalid_json", fields
             )
         err = ValidationError(_flatten_webargs_messages(messages))
-        return envelope(err.data, err.message, 400, headers)
+        return envelope(err.data, err.message, 400, headers, err.code, err.fields)
     if code == 429:
         message = f"Too many requests: rate limit {error.description} exceeded"
     elif isinstance(data, dict) and data.get("message"):
@@ -138,23 +198,57 @@ def handle_app_error(error: AppError) -> tuple[Response, int, Any]:
     """
     if error.status >= 400:
         db.session.rollback()
-    return envelope(error.data, error.message, error.status)
+    fields = error.fields if isinstance(error, ValidationError) else None
+    return envelope(error.data, error.message, error.status, code=error.code, fields=fields)
 
 
-def handle_database_down(error: DBAPIError) -> tuple[Response, int, Any]:
-    """503 when PostgreSQL cannot be reached; other DBAPI errors are 500s.
+# SQLSTATEs of PostgreSQL refusals that are the request's fault or a timeout, not an outage.
+_STATEMENT_TIMEOUT = "57014"  # query_canceled: statement_timeout fired
+_LOCK_TIMEOUT = "55P03"  # lock_not_available: lock_timeout fired
+_RETRYABLE = ("40001", "40P01")  # serialization failure, deadlock detected
+_PROGRAM_LIMIT = "54"  # program_limit_exceeded class: a value too large to store or index
+
+
+def handle_database_error(error: DBAPIError) -> tuple[Response, int, Any]:
+    """Map a database error to its envelope: never a 500 for a refusal or a timeout.
 
     Args:
         error: The SQLAlchemy exception.
 
     Returns:
-        The envelope response.
+        400 for a value PostgreSQL refuses (``DataError``, a program limit), 409 for a
+        constraint, 503 when the database is unreachable, busy (``lock_timeout``) or asks for
+        a retry, 504 when ``statement_timeout`` fired; a 500 only for anything else.
     """
     _safe_rollback()
+    pgcode = getattr(error.orig, "pgcode", None) or ""
+    if isinstance(error, DataError) or pgcode.startswith(_PROGRAM_LIMIT):
+        log.info("database refused a value: %s", type(error.orig).__name__)
+        return envelope(None, "Invalid value: the database refused it", 400, code="invalid_value")
+    if isinstance(error, IntegrityError):
+        return envelope(None, "Conflict: a constraint refused the change", 409)
+    if pgcode == _STATEMENT_TIMEOUT:
+        log.warning("database statement timeout")
+        return envelope(
+            None, "Gateway timeout: the database took too long", 504, code="database_timeout"
+        )
+    if pgcode == _LOCK_TIMEOUT or pgcode in _RETRYABLE:
+        log.warning("database busy: %s", type(error.orig).__name__)
+        return envelope(
+            None,
+            "Service unavailable: the data is busy, retry",
+            503,
+            {"Retry-After": "1"},
+            code="database_busy",
+        )
     if isinstance(error, OperationalError) or error.connection_invalidated:
         log.warning("database unavailable: %s", type(error.orig).__name__)
         return envelope(
-            None, "Service unavailable: database unavailable", 503, {"Retry-After": "5"}
+            None,
+            "Service unavailable: database unavailable",
+            503,
+            {"Retry-After": "5"},
+            code="database_unavailable",
         )
     return handle_unexpected(error)
 
@@ -202,6 +296,6 @@ def register_error_handlers(app: Flask) -> None:
     """
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(AppError, handle_app_error)
-    app.register_error_handler(DBAPIError, handle_database_down)
+    app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(RedisError, handle_redis_down)
     app.register_error_handler(Exception, handle_unexpected)

@@ -35,7 +35,11 @@ class TimestampMixin:
 
 
 class User(TimestampMixin, db.Model):
-    """An account; ``email`` is stored lower-cased and is unique."""
+    """An account; ``email`` is stored lower-cased and is unique.
+
+    ``token_version`` is written into every access token; raising it (logout, a new password)
+    revokes all tokens issued before.
+    """
 
     __tablename__ = "users"
 
@@ -45,6 +49,9 @@ class User(TimestampMixin, db.Model):
     password_hash: Mapped[str] = mapped_column(String(255), nullable=False)
     is_admin: Mapped[bool] = mapped_column(
         Boolean, nullable=False, default=False, server_default="false"
+    )
+    token_version: Mapped[int] = mapped_column(
+        Integer, nullable=False, default=0, server_default="0"
     )
 
     orders: Mapped[list[Order]] = relationship(back_populates="user")
@@ -64,7 +71,11 @@ class Category(TimestampMixin, db.Model):
 
 
 class Product(TimestampMixin, db.Model):
-    """A product for sale; ``stock`` never goes below zero (checked by the database too)."""
+    """A product for sale; ``stock`` never goes below zero (checked by the database too).
+
+    ``version`` is incremented by every UPDATE the ORM issues (an order's stock decrement
+    included), which refuses a write based on a stale read: see ``save_product``.
+    """
 
     __tablename__ = "products"
     __table_args__ = (
@@ -87,8 +98,11 @@ class Product(TimestampMixin, db.Model):
     created_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), nullable=False, server_default=func.now(), index=True
     )
+    version: Mapped[int] = mapped_column(Integer, nullable=False, server_default="1")
 
     category: Mapped[Category | None] = relationship(back_populates="products")
+
+    __mapper_args__ = {"version_id_col": version}
 
 
 class Order(TimestampMixin, db.Model):

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 import marshmallow as ma
 from marshmallow import validate
+
+from api.fields import Money, StrictBoolean, StrictInteger, Text
 
 SLUG = validate.Regexp(
     r"^[a-z0-9]+(?:-[a-z0-9]+)*$", error="Must be lowercase letters, digits and single hyphens."
 )
-MAX_MONEY = Decimal("99999999.99")
-# Two validators, so a negative price reads "Must be greater than or equal to 0." (the contract).
-MONEY_RANGE = [validate.Range(min=Decimal("0")), validate.Range(max=MAX_MONEY)]
 SORT_CHOICES = ("name", "-name", "price", "-price", "created_at", "-created_at")
+# PostgreSQL's integer: an id or count beyond it would be refused by the database.
+MAX_INT = 2**31 - 1
+ID_RANGE = validate.Range(min=1, max=MAX_INT)
 
 
 class StrictSchema(ma.Schema):
@@ -45,19 +45,21 @@ class RegisterSchema(StrictSchema):
     """Body of ``POST /api/auth/register``."""
 
     email = ma.fields.Email(required=True, validate=validate.Length(max=255))
-    password = ma.fields.String(
-        required=True, load_only=True, validate=validate.Length(min=8, max=128)
-    )
-    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=120))
+    password = Text(required=True, load_only=True, min_length=8, max_length=128)
+    name = Text(required=True, min_length=1, max_length=120, blank=False, strip=True)
 
 
 class LoginSchema(StrictSchema):
     """Body of ``POST /api/auth/login``."""
 
-    email = ma.fields.String(required=True, validate=validate.Length(min=1, max=255))
-    password = ma.fields.String(
-        required=True, load_only=True, validate=validate.Length(min=1, max=128)
-    )
+    email = Text(required=True, min_length=1, max_length=255)
+    password = Text(required=True, load_only=True, min_length=1, max_length=128)
+
+
+class RegisterResultSchema(ma.Schema):
+    """What a registration answers, whether or not the email already had an account."""
+
+    email = ma.fields.String(metadata={"description": "The address, as it will be matched"})
 
 
 class LoginResultSchema(ma.Schema):
@@ -70,51 +72,68 @@ class LoginResultSchema(ma.Schema):
 class CategorySchema(TimestampedSchema):
     """A category (request body and response)."""
 
-    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=120))
+    name = Text(required=True, min_length=1, max_length=120, blank=False, strip=True)
     slug = ma.fields.String(validate=[validate.Length(min=1, max=140), SLUG])
-    description = ma.fields.String(allow_none=True, validate=validate.Length(max=10000))
+    description = Text(allow_none=True, max_length=10000, multiline=True)
 
 
 class ProductSchema(TimestampedSchema):
-    """A product (request body and response); ``price`` is a string with two decimals."""
+    """A product (creation body and response); ``price`` is a string with two decimals.
 
-    name = ma.fields.String(required=True, validate=validate.Length(min=1, max=200))
+    ``version`` counts the writes to the product (orders included); an update names the
+    version it read, so it cannot overwrite a change it has not seen.
+    """
+
+    name = Text(required=True, min_length=1, max_length=200, blank=False, strip=True)
     slug = ma.fields.String(validate=[validate.Length(min=1, max=220), SLUG])
-    description = ma.fields.String(allow_none=True, validate=validate.Length(max=10000))
-    price = ma.fields.Decimal(
+    description = Text(allow_none=True, max_length=10000, multiline=True)
+    price = Money(required=True)
+    stock = StrictInteger(load_default=0, validate=validate.Range(min=0, max=10**9))
+    category_id = StrictInteger(allow_none=True, validate=ID_RANGE)
+    is_active = StrictBoolean(load_default=True)
+    version = ma.fields.Integer(dump_only=True)
+
+
+class ProductReplaceSchema(ProductSchema):
+    """Body of ``PUT /api/products/<id>``: the whole product and the version it replaces."""
+
+    version = StrictInteger(
         required=True,
-        places=2,
-        as_string=True,
-        validate=MONEY_RANGE,
+        load_only=True,
+        validate=ID_RANGE,
+        metadata={"description": "The version read before the change (409 if it moved on)"},
     )
-    stock = ma.fields.Integer(load_default=0, validate=validate.Range(min=0, max=10**9))
-    category_id = ma.fields.Integer(allow_none=True, validate=validate.Range(min=1))
-    is_active = ma.fields.Boolean(load_default=True)
 
 
-class ProductPatchSchema(ProductSchema):
+class ProductPatchSchema(ProductReplaceSchema):
     """Partial product update: no defaults, so absent fields stay unchanged."""
 
-    stock = ma.fields.Integer(validate=validate.Range(min=0, max=10**9))
-    is_active = ma.fields.Boolean()
+    stock = StrictInteger(validate=validate.Range(min=0, max=10**9))
+    is_active = StrictBoolean()
 
 
 class PageArgsSchema(StrictSchema):
     """Pagination query arguments."""
 
-    page = ma.fields.Integer(load_default=1, validate=validate.Range(min=1, max=100000))
-    per_page = ma.fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
+    page = StrictInteger(from_text=True, load_default=1, validate=validate.Range(min=1, max=100000))
+    per_page = StrictInteger(
+        from_text=True, load_default=20, validate=validate.Range(min=1, max=100)
+    )
 
 
 class ProductQuerySchema(PageArgsSchema):
     """Query arguments of ``GET /api/products``."""
 
-    category_id = ma.fields.Integer(validate=validate.Range(min=1))
-    q = ma.fields.String(validate=validate.Length(min=1, max=200))
-    min_price = ma.fields.Decimal(validate=MONEY_RANGE)
-    max_price = ma.fields.Decimal(validate=MONEY_RANGE)
-    in_stock = ma.fields.Boolean()
-    include_inactive = ma.fields.Boolean(load_default=False)
+    category_id = StrictInteger(from_text=True, validate=ID_RANGE)
+    q = Text(min_length=1, max_length=200)
+    min_price = Money(from_text=True)
+    max_price = Money(from_text=True)
+    in_stock = StrictBoolean(from_text=True)
+    include_inactive = StrictBoolean(
+        from_text=True,
+        load_default=False,
+        metadata={"description": "Include withdrawn products (admins only: 401/403 otherwise)"},
+    )
     sort = ma.fields.String(load_default="name", validate=validate.OneOf(SORT_CHOICES))
 
 
@@ -136,8 +155,8 @@ class ProductPageSchema(PageSchema):
 class OrderItemInSchema(StrictSchema):
     """One requested order line."""
 
-    product_id = ma.fields.Integer(required=True, validate=validate.Range(min=1))
-    quantity = ma.fields.Integer(required=True, validate=validate.Range(min=1, max=10000))
+    product_id = StrictInteger(required=True, validate=ID_RANGE)
+    quantity = StrictInteger(required=True, validate=validate.Range(min=1, max=10000))
 
 
 class OrderCreateSchema(StrictSchema):
@@ -156,7 +175,7 @@ class OrderItemSchema(ma.Schema):
     product_id = ma.fields.Integer()
     product_name = ma.fields.String()
     quantity = ma.fields.Integer()
-    unit_price = ma.fields.Decimal(places=2, as_string=True)
+    unit_price = Money()
 
 
 class OrderSchema(ma.Schema):
@@ -165,7 +184,7 @@ class OrderSchema(ma.Schema):
     id = ma.fields.Integer()
     user_id = ma.fields.Integer()
     status = ma.fields.String()
-    total = ma.fields.Decimal(places=2, as_string=True)
+    total = Money()
     items = ma.fields.List(ma.fields.Nested(OrderItemSchema))
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
@@ -190,3 +209,12 @@ class HealthSchema(ma.Schema):
 
     status = ma.fields.String()
     checks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(CheckSchema))
+
+
+class HealthUnavailableSchema(ma.Schema):
+    """A failed readiness check: the error envelope with the checks in ``data``."""
+
+    success = ma.fields.Boolean(required=True, metadata={"enum": [False]})
+    data = ma.fields.Nested(HealthSchema, required=True)
+    error = ma.fields.String(required=True, metadata={"example": "postgres unavailable"})
+    code = ma.fields.String(required=True, metadata={"enum": ["unavailable"]})

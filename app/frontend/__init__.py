@@ -99,7 +99,9 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__)
     app.config.update(config)
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=1, x_port=1)  # type: ignore[method-assign]
+    # Trust only what Nginx sets (one hop): the client address and scheme. The Host the
+    # browser sent is the host; X-Forwarded-Host/Port would be whatever the client wrote.
+    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0, x_port=0)  # type: ignore[method-assign]
 
     redis_client = build_redis_client(app.config["REDIS_URL"], app.config["REDIS_PASSWORD"])
     app.extensions["redis"] = redis_client

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import unicodedata
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -22,9 +24,24 @@ from .views import api
 bp = Blueprint("auth", __name__)
 
 
+def _is_local_path(target: str) -> bool:
+    """Whether ``target`` can only lead to a path of this site, in every browser.
+
+    Browsers drop tabs and newlines inside a URL and read a backslash as a slash, so a slash,
+    a tab and ``/evil.example`` is ``//evil.example``: another site. Any control character or
+    backslash is refused, then the parsed URL must have no scheme and no host.
+    """
+    if not target.startswith("/") or target.startswith("//") or "\\" in target:
+        return False
+    if any(unicodedata.category(char) == "Cc" for char in target):
+        return False
+    parts = urlsplit(target)
+    return not parts.scheme and not parts.netloc
+
+
 def _safe_next(target: str | None) -> str:
     """Only same-site paths: an open redirect after login is a phishing aid."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    if target and _is_local_path(target):
         return target
     return url_for("shop.product_list")
 
@@ -83,11 +100,17 @@ def register() -> Any:
         try:
             api().register(form.email.data.strip(), form.password.data, form.name.data.strip())
         except APIError as exc:
-            if exc.status == 409:
-                form.email.errors = [*form.email.errors, "This email is already registered."]
+            if exc.status == 429:
+                flash("Too many registrations from here, please try again later.", "error")
             elif not _copy_api_field_errors(form, exc):
                 flash(exc.message, "error")
             return render_template("register.html", form=form), exc.status
-        flash("Account created. Please log in.", "success")
+        # The API answers the same whether or not the address already had an account (so the
+        # form cannot be used to find out who has one); the message covers both.
+        flash(
+            "Thank you. You can now log in with this email and password. If the address "
+            "already had an account, log in with that account's password.",
+            "success",
+        )
         return redirect(url_for("auth.login"))
     return render_template("register.html", form=form)

@@ -9,13 +9,12 @@ from sqlalchemy import select
 
 from api.extensions import db
 from api.models import Category
-from api.openapi import EnvelopeBlueprint
+from api.openapi import BEARER, EnvelopeBlueprint
 from api.schemas import CategorySchema
 from api.services import catalog
 from api.services.auth import admin_required
 
 blp = EnvelopeBlueprint("categories", __name__, description="Product categories")
-BEARER = [{"bearerAuth": []}]
 
 
 @blp.route("", methods=["GET"])
@@ -29,7 +28,8 @@ def list_categories() -> list[Category]:
 @admin_required
 @blp.arguments(CategorySchema)
 @blp.response(201, CategorySchema)
-@blp.alt_response(409, description="Name or slug already used")
+@blp.error(403, "Not an admin")
+@blp.error(409, "Name or slug already used")
 @blp.doc(security=BEARER)
 def create_category(body: dict[str, Any]) -> Category:
     """Create a category (admin)."""
@@ -38,7 +38,7 @@ def create_category(body: dict[str, Any]) -> Category:
 
 @blp.route("/<int:category_id>", methods=["GET"])
 @blp.response(200, CategorySchema)
-@blp.alt_response(404, description="No such category")
+@blp.error(404, "No such category")
 def get_category(category_id: int) -> Category:
     """Return one category."""
     return catalog.get_category(category_id)
@@ -48,6 +48,9 @@ def get_category(category_id: int) -> Category:
 @admin_required
 @blp.arguments(CategorySchema)
 @blp.response(200, CategorySchema)
+@blp.error(403, "Not an admin")
+@blp.error(404, "No such category")
+@blp.error(409, "Name or slug already used")
 @blp.doc(security=BEARER)
 def replace_category(body: dict[str, Any], category_id: int) -> Category:
     """Replace a category (admin)."""
@@ -60,6 +63,9 @@ def replace_category(body: dict[str, Any], category_id: int) -> Category:
 @admin_required
 @blp.arguments(CategorySchema(partial=True))
 @blp.response(200, CategorySchema)
+@blp.error(403, "Not an admin")
+@blp.error(404, "No such category")
+@blp.error(409, "Name or slug already used")
 @blp.doc(security=BEARER)
 def update_category(body: dict[str, Any], category_id: int) -> Category:
     """Change some fields of a category (admin)."""
@@ -69,7 +75,9 @@ def update_category(body: dict[str, Any], category_id: int) -> Category:
 @blp.route("/<int:category_id>", methods=["DELETE"])
 @admin_required
 @blp.response(204)
-@blp.alt_response(409, description="Products still use the category")
+@blp.error(403, "Not an admin")
+@blp.error(404, "No such category")
+@blp.error(409, "Products still use the category")
 @blp.doc(security=BEARER)
 def delete_category(category_id: int) -> Response:
     """Delete a category without products (admin)."""

@@ -11,9 +11,16 @@ from sqlalchemy import text
 from api.errors import envelope
 from api.extensions import db, get_redis
 from api.openapi import EnvelopeBlueprint
-from api.schemas import HealthSchema
+from api.schemas import HealthSchema, HealthUnavailableSchema
 
-blp = EnvelopeBlueprint("health", __name__, description="Liveness and readiness probes")
+# Exempt from rate limits; ready reports a database outage itself (200 or 503, never 504).
+blp = EnvelopeBlueprint(
+    "health",
+    __name__,
+    description="Liveness and readiness probes",
+    rate_limited=False,
+    database=False,
+)
 
 
 def _timed(check: Any) -> dict[str, Any]:
@@ -47,12 +54,21 @@ def live() -> dict[str, str]:
 
 @blp.route("/ready")
 @blp.response(200, HealthSchema)
-@blp.alt_response(503, schema=HealthSchema, description="A dependency is down")
+@blp.alt_response(
+    503,
+    response={
+        "description": "A dependency is down (the error names it)",
+        "schema": HealthUnavailableSchema,
+        "content_type": None,
+    },
+)
 def ready() -> tuple[Response, int, Any]:
     """Readiness: PostgreSQL answers ``SELECT 1`` and Redis answers ``PING``."""
     checks = {"postgres": _timed(_check_postgres), "redis": _timed(_check_redis)}
     down = [name for name, result in checks.items() if not result["ok"]]
     if down:
         data = {"status": "unavailable", "checks": checks}
-        return envelope(data, f"{', '.join(down)} unavailable", 503, {"Retry-After": "5"})
+        return envelope(
+            data, f"{', '.join(down)} unavailable", 503, {"Retry-After": "5"}, "unavailable"
+        )
     return envelope({"status": "ok", "checks": checks})

@@ -7,20 +7,23 @@ from typing import Any
 from flask import g
 
 from api.models import Order
-from api.openapi import EnvelopeBlueprint
+from api.openapi import BEARER, EnvelopeBlueprint
 from api.schemas import OrderCreateSchema, OrderPageSchema, OrderSchema, PageArgsSchema
 from api.services import orders as order_service
 from api.services.auth import login_required
 
 blp = EnvelopeBlueprint("orders", __name__, description="Orders")
-BEARER = [{"bearerAuth": []}]
 
 
 @blp.route("", methods=["POST"])
 @login_required
 @blp.arguments(OrderCreateSchema)
 @blp.response(201, OrderSchema)
-@blp.alt_response(409, description="Insufficient stock (the message names the product)")
+@blp.error(
+    409,
+    "Insufficient stock or a withdrawn product (the message names it), an unknown product id, "
+    "or a total beyond 99999999.99",
+)
 @blp.doc(security=BEARER)
 def create_order(body: dict[str, Any]) -> Order:
     """Place an order: stock is checked and decremented atomically."""
@@ -40,7 +43,7 @@ def list_orders(args: dict[str, Any]) -> dict[str, Any]:
 @blp.route("/<int:order_id>", methods=["GET"])
 @login_required
 @blp.response(200, OrderSchema)
-@blp.alt_response(404, description="No such order, or not the caller's")
+@blp.error(404, "No such order, or not the caller's")
 @blp.doc(security=BEARER)
 def get_order(order_id: int) -> Order:
     """Return one of the caller's orders (any order for an admin)."""

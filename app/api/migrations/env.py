@@ -42,6 +42,11 @@ def run_migrations_online() -> None:
     conf_args.setdefault("process_revision_directives", skip_empty)
     conf_args.setdefault("compare_type", True)
     with _engine().connect() as connection:
+        # The app's statement_timeout/lock_timeout bound requests; a schema change may
+        # legitimately take longer (an index on a large table), so this session has none.
+        connection.exec_driver_sql("SET statement_timeout = 0")
+        connection.exec_driver_sql("SET lock_timeout = 0")
+        connection.commit()
         context.configure(connection=connection, target_metadata=target_db.metadata, **conf_args)
         with context.begin_transaction():
             context.run_migrations()

@@ -6,15 +6,15 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import g
-from flask_jwt_extended import get_jwt_identity, verify_jwt_in_request
-from sqlalchemy import select
+from flask import g, request
+from flask_jwt_extended import create_access_token, get_jwt, get_jwt_identity, verify_jwt_in_request
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from api.errors import ConflictError, ForbiddenError, UnauthorizedError
+from api.errors import ForbiddenError, UnauthorizedError
 from api.extensions import db
 from api.models import User
-from api.services.common import commit_or_conflict
 
 
 @functools.cache
@@ -48,27 +48,60 @@ def hash_password(password: str) -> str:
     return generate_password_hash(password)
 
 
-def register_user(email: str, password: str, name: str) -> User:
-    """Create a non-admin user.
+def register_user(email: str, password: str, name: str) -> str:
+    """Create a non-admin user, unless the email already has an account.
+
+    Both cases look the same to the caller (same answer, one password hash each), so
+    registration cannot be used to find out which addresses have an account. An existing
+    account is left exactly as it was: its owner logs in with the password they already have.
 
     Args:
         email: Email address (unique, case-insensitive).
         password: Clear-text password.
-        name: Display name.
+        name: Display name (already stripped by the schema).
 
     Returns:
-        The new user.
-
-    Raises:
-        ConflictError: The email is already registered.
+        The normalised email.
     """
     email = normalise_email(email)
+    # Hashed before looking the address up, so both paths cost the same.
+    password_hash = hash_password(password)
     if db.session.scalar(select(User.id).where(User.email == email)) is not None:
-        raise ConflictError("Email already registered")
-    user = User(email=email, name=name.strip(), password_hash=hash_password(password))
-    db.session.add(user)
-    commit_or_conflict("Email already registered")
-    return user
+        return email
+    db.session.add(User(email=email, name=name, password_hash=password_hash))
+    try:
+        db.session.commit()
+    except IntegrityError:
+        # The same address registered concurrently: it has an account now, as asked.
+        db.session.rollback()
+    return email
+
+
+def issue_token(user: User) -> str:
+    """Create an access token for ``user``, carrying its current token version.
+
+    Args:
+        user: The authenticated user.
+
+    Returns:
+        The signed JWT.
+    """
+    return create_access_token(
+        identity=str(user.id),
+        additional_claims={"adm": user.is_admin, "ver": user.token_version},
+    )
+
+
+def revoke_tokens(user: User) -> None:
+    """Revoke every token issued to ``user`` so far (log out everywhere).
+
+    Args:
+        user: The user.
+    """
+    db.session.execute(
+        update(User).where(User.id == user.id).values(token_version=User.token_version + 1)
+    )
+    db.session.commit()
 
 
 def authenticate(email: str, password: str) -> User:
@@ -100,14 +133,31 @@ def current_user() -> User:
         The user.
 
     Raises:
-        UnauthorizedError: No valid token, or its user no longer exists.
+        UnauthorizedError: No valid token, its user no longer exists, or it was revoked.
     """
     verify_jwt_in_request()
     identity = get_jwt_identity()
     user = db.session.get(User, int(identity)) if str(identity).isdigit() else None
     if user is None:
         raise UnauthorizedError("User no longer exists")
+    # Tokens from before token versions existed carry no "ver": they count as version 0.
+    if get_jwt().get("ver", 0) != user.token_version:
+        raise UnauthorizedError("Authentication required: token revoked", code="token_revoked")
     return user
+
+
+def viewer_is_admin() -> bool:
+    """Tell whether the request comes from an admin, on a route anonymous callers may use.
+
+    Returns:
+        False without an Authorization header; otherwise whether its token is an admin's.
+
+    Raises:
+        UnauthorizedError: A token was sent but is not valid.
+    """
+    if "Authorization" not in request.headers:
+        return False
+    return current_user().is_admin
 
 
 def require_admin() -> User:
@@ -136,7 +186,8 @@ def upsert_admin(email: str, password: str, name: str = "Administrator") -> tupl
 
     Returns:
         The user and what happened: ``"created"``, ``"updated"`` or ``"unchanged"`` (the deploy
-        reports a change only for the first two, so a re-run stays changed=0).
+        reports a change only for the first two, so a re-run stays changed=0). A new password
+        revokes the account's earlier tokens.
     """
     email = normalise_email(email)
     user = db.session.scalar(select(User).where(User.email == email))
@@ -150,6 +201,7 @@ def upsert_admin(email: str, password: str, name: str = "Administrator") -> tupl
         user.is_admin = True
         if not check_password_hash(user.password_hash, password):
             user.password_hash = hash_password(password)
+            user.token_version += 1
         outcome = "updated"
     db.session.commit()
     return user, outcome

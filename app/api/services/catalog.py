@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from sqlalchemy import Select, exists, or_, select
+from sqlalchemy.orm.exc import StaleDataError
 
-from api.errors import ConflictError, NotFoundError, ValidationError
+from api.errors import ConflictError, NotFoundError
 from api.extensions import db
 from api.models import Category, OrderItem, Product
 from api.services.cache import invalidate_products
@@ -66,7 +67,7 @@ def save_category(data: dict[str, Any], category: Category | None = None) -> Cat
     if category is None:
         category = Category()
     if "slug" not in data and (creating or "name" in data):
-        data = {**data, "slug": slugify(data.get("name", category.name))}
+        data = {**data, "slug": slugify(data.get("name", category.name), max_length=140)}
     own_id = None if creating else category.id
     for field in ("name", "slug"):
         if field in data:
@@ -96,53 +97,76 @@ def delete_category(category: Category) -> None:
     invalidate_products()
 
 
-def get_product(product_id: int) -> Product:
+def get_product(product_id: int, include_inactive: bool = False) -> Product:
     """Return a product.
 
     Args:
         product_id: Its id.
+        include_inactive: Return a withdrawn product too (for admins); otherwise it is
+            reported as not found, so its existence is not revealed.
 
     Returns:
         The product.
 
     Raises:
-        NotFoundError: No such product.
+        NotFoundError: No such product (or it is withdrawn and ``include_inactive`` is false).
     """
     product = db.session.get(Product, product_id)
-    if product is None:
+    if product is None or not (product.is_active or include_inactive):
         raise NotFoundError(f"Product {product_id} not found")
     return product
+
+
+def _version_conflict(product: Product) -> ConflictError:
+    return ConflictError(
+        f"Product {product.id} was changed by someone else (now version {product.version}): "
+        "read it again and reapply the change",
+        code="version_conflict",
+    )
 
 
 def save_product(data: dict[str, Any], product: Product | None = None) -> Product:
     """Create a product or update one with the given fields.
 
+    An update names the ``version`` it read: if the product was written since (an order
+    decremented its stock, another admin edited it), nothing is changed and the caller gets a
+    409, so an absolute ``stock`` never overwrites a change it has not seen. The version column
+    also guards the row between this check and the UPDATE (SQLAlchemy's ``version_id_col``).
+
     Args:
-        data: Validated product fields.
+        data: Validated product fields (with ``version`` for an update).
         product: The product to update, or None to create.
 
     Returns:
         The saved product.
 
     Raises:
-        ValidationError: ``category_id`` names no category.
-        ConflictError: Slug already used by another product.
+        ConflictError: Stale ``version``, slug used by another product, or ``category_id``
+            names no category.
     """
     creating = product is None
     if product is None:
         product = Product()
+    data = dict(data)
+    expected_version = data.pop("version", None)
+    if not creating and expected_version != product.version:
+        raise _version_conflict(product)
     if "slug" not in data and creating:
-        data = {**data, "slug": slugify(data["name"])}
+        data["slug"] = slugify(data["name"], max_length=220)
     category_id = data.get("category_id")
     if category_id is not None and db.session.get(Category, category_id) is None:
-        raise ValidationError({"category_id": [f"Category {data['category_id']} does not exist."]})
+        raise ConflictError(f"Category {category_id} does not exist", code="unknown_reference")
     if "slug" in data:
         _check_unique(Product, "slug", data["slug"], None if creating else product.id)
     for key, value in data.items():
         setattr(product, key, value)
     if creating:
         db.session.add(product)
-    commit_or_conflict("Product with this slug already exists")
+    try:
+        commit_or_conflict("Product with this slug already exists")
+    except StaleDataError:
+        db.session.rollback()
+        raise _version_conflict(db.session.get(Product, product.id)) from None
     invalidate_products()
     return product
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import math
-import re
 from typing import Any
 
+from slugify import slugify as _transliterating_slugify
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -29,17 +29,21 @@ def commit_or_conflict(message: str) -> None:
         raise ConflictError(message) from None
 
 
-def slugify(text: str) -> str:
-    """Return a URL slug for ``text`` (lowercase ASCII letters, digits and hyphens).
+def slugify(text: str, max_length: int = 140) -> str:
+    """Return a URL slug for ``text``: lowercase ASCII letters, digits and single hyphens.
+
+    Other scripts are transliterated (python-slugify with text-unidecode), so "Чай" becomes
+    ``chai`` and "緑茶" ``lu-cha`` rather than both becoming ``item``.
 
     Args:
         text: A name.
+        max_length: Longest slug (cut at a word boundary where possible).
 
     Returns:
-        The slug, ``item`` if nothing usable is left.
+        The slug, ``item`` if nothing usable is left (a name of symbols only).
     """
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
-    return slug[:140] or "item"
+    slug = _transliterating_slugify(text, max_length=max_length, word_boundary=True)
+    return slug or "item"
 
 
 def paginate(query: Select, page: int, per_page: int) -> dict[str, Any]:

@@ -9,8 +9,9 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from api.errors import ConflictError, NotFoundError, ValidationError
+from api.errors import ConflictError, NotFoundError
 from api.extensions import db
+from api.fields import MAX_MONEY
 from api.models import Order, OrderItem, Product, User
 from api.services.cache import invalidate_products
 from api.services.common import paginate
@@ -32,8 +33,8 @@ def place_order(user: User, lines: list[dict[str, Any]]) -> Order:
         The committed order.
 
     Raises:
-        ValidationError: A product id does not exist.
-        ConflictError: A product is inactive or has too little stock (names the product).
+        ConflictError: A product id does not exist, a product is inactive or has too little
+            stock (names the product), or the total does not fit ``Numeric(10, 2)``.
     """
     wanted: dict[int, int] = OrderedDict()
     for line in lines:
@@ -50,18 +51,22 @@ def place_order(user: User, lines: list[dict[str, Any]]) -> Order:
         missing = sorted(set(wanted) - set(by_id))
         if missing:
             ids = ", ".join(str(pid) for pid in missing)
-            raise ValidationError({"items": [f"Unknown product id(s): {ids}."]})
+            raise ConflictError(f"Unknown product id(s) in items: {ids}", code="unknown_reference")
 
         order = Order(user_id=user.id, status="placed", total=Decimal("0.00"))
         total = Decimal("0.00")
         for product_id, quantity in wanted.items():
             product = by_id[product_id]
             if not product.is_active:
-                raise ConflictError(f"Product '{product.name}' (id {product.id}) is not available")
+                raise ConflictError(
+                    f"Product '{product.name}' (id {product.id}) is not available",
+                    code="product_unavailable",
+                )
             if product.stock < quantity:
                 raise ConflictError(
                     f"Insufficient stock for product '{product.name}' (id {product.id}): "
-                    f"requested {quantity}, available {product.stock}"
+                    f"requested {quantity}, available {product.stock}",
+                    code="insufficient_stock",
                 )
             product.stock -= quantity
             total += product.price * quantity
@@ -72,6 +77,11 @@ def place_order(user: User, lines: list[dict[str, Any]]) -> Order:
                     quantity=quantity,
                     unit_price=product.price,
                 )
+            )
+        if total > MAX_MONEY:
+            raise ConflictError(
+                f"Order total {total} exceeds the maximum of {MAX_MONEY}: split the order",
+                code="order_too_large",
             )
         order.total = total
         db.session.add(order)

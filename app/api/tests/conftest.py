@@ -30,6 +30,7 @@ def build_app(database_url: str, redis_url: str, **overrides: Any) -> Flask:
         "REDIS_URL": redis_url,
         "RATELIMIT_DEFAULT": "100000 per minute",
         "RATELIMIT_LOGIN": "100000 per minute",
+        "RATELIMIT_REGISTER": "100000 per minute",
         "LOG_LEVEL": "INFO",
     }
     config.update(overrides)
@@ -136,14 +137,23 @@ def make_product(
         return product.id
 
 
-def assert_envelope_error(response, status: int, contains: str | None = None) -> dict:
-    """Check an error response is the JSON envelope with ``status``; return its body."""
+def assert_envelope_error(
+    response, status: int, contains: str | None = None, code: str | None = None
+) -> dict:
+    """Check an error response is the JSON envelope with ``status``; return its body.
+
+    Error bodies carry ``code`` (machine-readable) beside the three envelope keys, and
+    ``fields`` when they are validation errors.
+    """
     assert response.status_code == status, response.get_data(as_text=True)
     assert response.mimetype == "application/json"
     body = response.get_json()
-    assert set(body) == {"success", "data", "error"}
+    assert set(body) - {"fields"} == {"success", "data", "error", "code"}, body
     assert body["success"] is False
     assert isinstance(body["error"], str) and body["error"]
+    assert isinstance(body["code"], str) and body["code"]
+    if code:
+        assert body["code"] == code, body
     if contains:
         assert contains in body["error"], body["error"]
     return body

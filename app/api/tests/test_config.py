@@ -81,3 +81,16 @@ def test_wsgi_prints_one_line_and_exits_1_without_secret():
         "api: configuration error: SECRET_KEY is required (set SECRET_KEY or SECRET_KEY_FILE)"
     ]
     assert "Traceback" not in proc.stderr
+
+
+def test_statement_and_lock_timeouts_default_and_env():
+    testing = {**BASE, "FLASK_ENV": "testing"}
+    options = load_config(testing)["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["options"]
+    assert options == "-c statement_timeout=10000 -c lock_timeout=5000"
+    env = {**testing, "DB_STATEMENT_TIMEOUT_MS": "2500", "DB_LOCK_TIMEOUT_MS": "0"}
+    options = load_config(env)["SQLALCHEMY_ENGINE_OPTIONS"]["connect_args"]["options"]
+    assert options == "-c statement_timeout=2500 -c lock_timeout=0"
+    with pytest.raises(ConfigError, match="DB_STATEMENT_TIMEOUT_MS must be an integer"):
+        load_config({**testing, "DB_STATEMENT_TIMEOUT_MS": "10s"})
+    with pytest.raises(ConfigError, match="DB_LOCK_TIMEOUT_MS must be >= 0"):
+        load_config({**testing, "DB_LOCK_TIMEOUT_MS": "-1"})

@@ -79,3 +79,33 @@ def test_session_app_unaffected(session_app, redis_url):
     # The extra apps above share extension objects; the shared one must still work.
     reset_state(session_app, redis_url)
     assert session_app.test_client().get("/api/categories").status_code == 200
+
+
+def test_each_status_has_its_code(database_url, redis_url, app):
+    """Issue 13: a machine-readable code beside the message, one of the documented ones."""
+    from api.errors import ERROR_CODES
+    from werkzeug.exceptions import RequestHeaderFieldsTooLarge
+
+    small = build_app(database_url, redis_url, MAX_CONTENT_LENGTH=64)
+
+    @small.route("/api/header-too-large")
+    def too_large():
+        raise RequestHeaderFieldsTooLarge()
+
+    @small.route("/api/boom")
+    def boom():
+        raise RuntimeError("internals")
+
+    client = small.test_client()
+    big = {"data": b"x" * 1000, "content_type": "application/json"}
+    cases = [
+        (client.get("/api/nope"), 404, "not_found"),
+        (client.delete("/api/health/live"), 405, "method_not_allowed"),
+        (client.post("/api/auth/login", **big), 413, "payload_too_large"),
+        (client.get("/api/header-too-large"), 431, "bad_request"),
+        (client.get("/api/boom"), 500, "internal_error"),
+        (client.get("/api/auth/me"), 401, "unauthorized"),
+    ]
+    for response, status, code in cases:
+        assert_envelope_error(response, status, code=code)
+        assert code in ERROR_CODES

@@ -42,13 +42,21 @@ def test_upgrade_from_empty_downgrade_one_step_and_upgrade_again(postgres_server
     assert proc.returncode == 0, proc.stderr
     domain = {"users", "categories", "products", "orders", "order_items"}
     assert domain | {"alembic_version"} == _tables(postgres_server, name)
-    assert postgres_server.psql("SELECT version_num FROM alembic_version", name).strip() == "0002"
+    assert postgres_server.psql("SELECT version_num FROM alembic_version", name).strip() == "0003"
 
     # The migrations describe exactly the models.
     app = build_app(url, "redis://127.0.0.1:1/0")
     with app.app_context(), db.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), db.metadata) == []
         db.engine.dispose()
+
+    # 0003 down: the version columns go, the tables stay.
+    proc = _flask(url, "db", "downgrade")
+    assert proc.returncode == 0, proc.stderr
+    assert postgres_server.psql("SELECT version_num FROM alembic_version", name).strip() == "0002"
+    assert _columns(postgres_server, name, "products") & {"version"} == set()
+    assert _columns(postgres_server, name, "users") & {"token_version"} == set()
+    assert domain | {"alembic_version"} == _tables(postgres_server, name)
 
     proc = _flask(url, "db", "downgrade")
     assert proc.returncode == 0, proc.stderr
@@ -58,6 +66,32 @@ def test_upgrade_from_empty_downgrade_one_step_and_upgrade_again(postgres_server
     proc = _flask(url, "db", "upgrade")
     assert proc.returncode == 0, proc.stderr
     assert domain <= _tables(postgres_server, name)
+    assert "version" in _columns(postgres_server, name, "products")
+    assert "token_version" in _columns(postgres_server, name, "users")
+
+
+def test_0003_keeps_existing_rows_and_tokens(postgres_server):
+    """Rows written before 0003 get version 1 and token_version 0 (old tokens stay valid)."""
+    name = postgres_server.create_database()
+    url = postgres_server.url(name)
+    assert _flask(url, "db", "upgrade", "0002").returncode == 0
+    postgres_server.psql(
+        "INSERT INTO users (email, name, password_hash) VALUES ('old@example.com', 'Old', 'x');"
+        "INSERT INTO products (name, slug, price) VALUES ('Old', 'old', 1)",
+        name,
+    )
+    proc = _flask(url, "db", "upgrade")
+    assert proc.returncode == 0, proc.stderr
+    assert postgres_server.psql("SELECT version FROM products", name).split() == ["1"]
+    assert postgres_server.psql("SELECT token_version FROM users", name).split() == ["0"]
+
+
+def _columns(postgres_server, name: str, table: str) -> set[str]:
+    out = postgres_server.psql(
+        f"SELECT column_name FROM information_schema.columns WHERE table_name = '{table}'",  # noqa: S608 - fixed names
+        name,
+    )
+    return set(out.split())
 
 
 def test_create_admin_is_idempotent_and_seed_demo(app, client, tmp_path):

@@ -230,3 +230,22 @@ def test_frontend_is_ready_against_the_live_api(frontend, live_api):
     response = frontend.test_client().get("/health/ready")
     assert response.status_code == 200, response.json
     assert response.json["data"]["checks"]["api"]["ok"] is True
+
+
+def test_registering_a_taken_email_changes_nothing_and_reveals_nothing(frontend, live_api):
+    """Issue 13: the admin's address registered again answers like a new one, account intact."""
+    client = frontend.test_client()
+    token = csrf_token(client.get("/register").get_data(as_text=True))
+    response = client.post(
+        "/register",
+        data={
+            "name": "Mallory",
+            "email": ADMIN_EMAIL,
+            "password": "mallory-password",
+            "confirm": "mallory-password",
+            "csrf_token": token,
+        },
+    )
+    assert response.status_code == 302
+    assert "You can now log in" in client.get("/login").get_data(as_text=True)
+    assert live_api.client.login(ADMIN_EMAIL, ADMIN_PASSWORD)["user"]["is_admin"] is True

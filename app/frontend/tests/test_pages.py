@@ -245,3 +245,96 @@ def test_login_redirect_target_must_be_local(make_app, scripted_api):
     data = {"email": USER["email"], "password": "password1", "csrf_token": token}
     response = client.post("/login?next=//evil.example/", data=data)
     assert response.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "next=/%09/evil.example",  # browsers drop the tab: //evil.example
+        "next=/%0a/evil.example",
+        "next=/%0d%0a/evil.example",
+        "next=/orders%0d%0aSet-Cookie:%20bf_session=x",  # used to be a 500 (newline in a header)
+        "next=%2F%2Fevil.example",
+        "next=/%5Cevil.example",  # a backslash reads as a slash
+        "next=https://evil.example/",
+        "next=javascript:alert(1)",
+        "next=%20//evil.example",
+        "next=/%00",
+        "next=/%C2%85/evil.example",  # NEL, a C1 control character
+        "next=",
+    ],
+)
+def test_login_redirect_refuses_every_off_site_or_broken_target(make_app, scripted_api, query):
+    """Issue 13: only a plain local path is followed after login; anything else goes home."""
+    server, url = scripted_api
+    server.on("POST", "/api/auth/login", ok({"access_token": "jwt-ann", "user": USER}))
+    client = make_app(API_URL=url).test_client()
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    data = {"email": USER["email"], "password": "password1", "csrf_token": token}
+    response = client.post(f"/login?{query}", data=data)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert response.headers["Location"] == "/"
+
+
+@pytest.mark.parametrize("target", ["/orders", "/orders?page=2", "/products/4", "/?q=tea%20pot"])
+def test_login_redirect_keeps_local_paths(make_app, scripted_api, target):
+    server, url = scripted_api
+    server.on("POST", "/api/auth/login", ok({"access_token": "jwt-ann", "user": USER}))
+    client = make_app(API_URL=url).test_client()
+    token = csrf_token(client.get("/login").get_data(as_text=True))
+    data = {"email": USER["email"], "password": "password1", "csrf_token": token}
+    response = client.post("/login", query_string={"next": target}, data=data)
+    assert response.headers["Location"] == target
+
+
+def test_proxy_headers_trusted_are_only_those_nginx_sets(make_app, dead_api_url):
+    """Issue 13: X-Forwarded-For/Proto come from Nginx; Host/Port headers are the client's."""
+    app = make_app(API_URL=dead_api_url)
+
+    @app.get("/health/proxy-probe")
+    def probe():
+        from flask import request, url_for
+
+        return {
+            "host": request.host,
+            "scheme": request.scheme,
+            "remote_addr": request.remote_addr,
+            "external": url_for("shop.product_list", _external=True),
+        }
+
+    response = app.test_client().get(
+        "/health/proxy-probe",
+        headers={
+            "Host": "shop.example",
+            "X-Forwarded-For": "203.0.113.9",
+            "X-Forwarded-Proto": "https",
+            "X-Forwarded-Host": "evil.example",
+            "X-Forwarded-Port": "8443",
+            "X-Forwarded-Prefix": "/evil",
+        },
+    )
+    assert response.json == {
+        "host": "shop.example",
+        "scheme": "https",
+        "remote_addr": "203.0.113.9",
+        "external": "https://shop.example/",
+    }
+
+
+def test_register_says_the_same_whether_or_not_the_email_is_new(make_app, scripted_api):
+    server, url = scripted_api
+    server.on("POST", "/api/auth/register", ok({"email": "ann@example.com"}, 202))
+    client = make_app(API_URL=url).test_client()
+    token = csrf_token(client.get("/register").get_data(as_text=True))
+    form = {
+        "name": "Ann",
+        "email": "ann@example.com",
+        "password": "password1",
+        "confirm": "password1",
+        "csrf_token": token,
+    }
+    response = client.post("/register", data=form)
+    assert response.status_code == 302 and response.headers["Location"] == "/login"
+    html = client.get("/login").get_data(as_text=True)
+    assert "You can now log in with this email and password." in html
+    assert "already registered" not in html
