@@ -79,11 +79,13 @@ lint: venv ## ruff, yamllint, ansible-lint (production profile)
 docs: venv ## Regenerate docs/CONFIGURATION.md from the roles' argument_specs
 	$(BIN)/python tools/gen_config_docs.py
 
-# Role and playbook tests: argument_specs vs defaults, generated docs, inventories and bad
-# inputs, host roles on this machine, config rendering (its nginx -t uses the nginx image), the
-# backup script's unit tests.
+# Role and playbook tests: the stack model's unit tests (plain Python, their own run: each test
+# folder imports its own helpers), argument_specs vs defaults, generated docs, inventories and
+# bad inputs, host roles on this machine, config rendering on this machine's swarm (its nginx -t
+# uses the nginx image), the backup script's unit tests.
 .PHONY: test-roles
 test-roles: test-deps
+	$(BIN)/pytest tests/model
 	$(BIN)/pytest tests/lint tests/docs tests/site tests/roles tests/config tests/backup
 
 .PHONY: test
@@ -116,43 +118,55 @@ deploy: venv ## Build and run the whole stack on this machine (inventories/local
 	@echo "Generated credentials (one file per secret, git-ignored): inventories/local/credentials/"
 	@echo "  e.g. admin login: admin@example.com / \$$(cat inventories/local/credentials/admin_password)"
 
+# The everyday commands on the local stack (tools/bf-ops; docs/OPERATIONS.md maps the seed's
+# docker-compose commands to these). S is a service: make logs S=api, make shell S=frontend.
+OPS := BF_STACK=$(or $(BF_STACK),backend-framework) tools/bf-ops
+
+.PHONY: status
+status: ## Services, tasks and releases of the local stack
+	@$(SUDO) $(OPS) status
+
+.PHONY: logs
+logs: ## Last log lines of a service and follow them (S=api)
+	@$(SUDO) $(OPS) logs $(or $(S),$(error S=<service> is missing, e.g. make logs S=api)) -f
+
+.PHONY: shell
+shell: ## A shell in a service's task (S=api)
+	@$(SUDO) $(OPS) shell $(or $(S),$(error S=<service> is missing, e.g. make shell S=api))
+
+.PHONY: psql
+psql: ## psql on the stack's database, as its owner
+	@$(SUDO) $(OPS) psql
+
 # Every Molecule scenario, each a full `molecule test` (destroy, syntax, create, prepare,
 # converge, idempotence, verify, cleanup, destroy): provision converges the host roles in a
 # throwaway Debian container; default, resilience and backup each converge site.yml as their
-# own stack (own Compose project, ports, directories), so they can run at the same time. Two
-# streams run side by side to halve the wall time on 2 cores: MOLECULE_SCENARIOS in the
-# foreground, MOLECULE_BACKGROUND_SCENARIOS one after the other in the background (their logs are
-# printed when they end). The image cache and wheels are filled before (test-images), so no two
-# converges build at once.
-MOLECULE_SCENARIOS ?= default resilience
-MOLECULE_BACKGROUND_SCENARIOS ?= provision backup
+# own stack on this machine's one-node swarm (own stack name, ports, directories), so they can
+# run at the same time; multihost converges it over SSH on three nested hosts. Streams run side
+# by side to cut the wall time on 2 cores: each word of MOLECULE_STREAMS is one stream, its
+# scenarios (comma-separated) one after the other; every stream's log is printed when it ends.
+# The image cache and wheels are filled before (test-images), so no two converges build at once.
+MOLECULE_STREAMS ?= default,resilience provision,backup multihost
 
 .PHONY: test-molecule
-test-molecule: venv ## Run every Molecule scenario (MOLECULE_SCENARIOS="default backup" for some)
+test-molecule: venv ## Run every Molecule scenario (MOLECULE_STREAMS="default backup" for some)
 	@[ "$$(id -u)" = 0 ] || { echo "test-molecule writes root-owned files and drives Docker: run it as root (sudo -E make test-molecule)"; exit 1; }
-	@logs=$$(mktemp -d); \
-	( for scenario in $(MOLECULE_BACKGROUND_SCENARIOS); do \
-		start=$$(date +%s); rc=0; \
-		$(BIN)/molecule test --scenario-name $$scenario > $$logs/$$scenario.log 2>&1 || rc=$$?; \
-		echo "=== molecule scenario $$scenario: exit $$rc after $$(( $$(date +%s) - start )) s" >> $$logs/$$scenario.log; \
-		[ $$rc = 0 ] || exit $$rc; \
-	  done ) & background=$$!; \
-	[ -z "$(strip $(MOLECULE_BACKGROUND_SCENARIOS))" ] || \
-		echo "=== in the background: $(MOLECULE_BACKGROUND_SCENARIOS) (logs in $$logs)"; \
-	failed=0; \
-	for scenario in $(MOLECULE_SCENARIOS); do \
-		echo "=== molecule test --scenario-name $$scenario"; \
-		start=$$(date +%s); \
-		$(BIN)/molecule test --scenario-name $$scenario || { failed=1; break; }; \
-		echo "=== molecule scenario $$scenario passed in $$(( $$(date +%s) - start )) s"; \
+	@logs=$$(mktemp -d); pids=""; \
+	for stream in $(MOLECULE_STREAMS); do \
+		( for scenario in $${stream//,/ }; do \
+			start=$$(date +%s); rc=0; \
+			$(BIN)/molecule test --scenario-name $$scenario > $$logs/$$scenario.log 2>&1 || rc=$$?; \
+			echo "=== molecule scenario $$scenario: exit $$rc after $$(( $$(date +%s) - start )) s" \
+				| tee -a $$logs/$$scenario.log; \
+			[ $$rc = 0 ] || exit $$rc; \
+		  done ) & pids="$$pids $$!"; \
+		echo "=== started the stream $$stream (logs in $$logs)"; \
 	done; \
-	wait $$background || failed=1; \
-	for scenario in $(MOLECULE_BACKGROUND_SCENARIOS); do \
-		[ -f $$logs/$$scenario.log ] || continue; \
-		echo "=== log of molecule test --scenario-name $$scenario"; cat $$logs/$$scenario.log; \
-	done; \
+	failed=0; for pid in $$pids; do wait $$pid || failed=1; done; \
+	for log in $$logs/*.log; do echo "=== log of $$log"; cat $$log; done; \
+	grep -h "^=== molecule scenario" $$logs/*.log; \
 	rm -rf $$logs; exit $$failed
 
 .PHONY: test-backup
 test-backup: venv ## Backup/verify/restore playbooks on a converged stack (molecule/backup)
-	$(MAKE) test-molecule MOLECULE_SCENARIOS=backup MOLECULE_BACKGROUND_SCENARIOS=
+	$(MAKE) test-molecule MOLECULE_STREAMS=backup

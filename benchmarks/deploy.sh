@@ -1,29 +1,63 @@
 #!/usr/bin/env bash
-# Time a cold converge of site.yml (images already built, no containers, no volumes), a no-op
-# re-run, and plain `docker compose up -d --wait` on the same rendered compose.yml.
-# Usage: benchmarks/deploy.sh [inventory]   (default inventories/local; run from anywhere)
+# Time three deploys of site.yml on one inventory (default inventories/local), with the images
+# already built: a cold deploy (no stack: no services, secrets, configs or volumes), a no-op
+# re-run (it must report changed=0), and a deploy after a one-line change to the API's code.
+# The change is made in a copy of app/ (bf_app_dir), never in the repository's own tree; all
+# three runs use that copy, so the first two build nothing.
+# Usage: benchmarks/deploy.sh [inventory]   (run from anywhere; as root on the local inventory)
+# Results: benchmarks/results/deploy.txt (appended, with the machine's load at the start).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 inventory=${1:-inventories/local}
 export ANSIBLE_CONFIG=$PWD/ansible.cfg
-playbook=(.venv/bin/ansible-playbook playbooks/site.yml -i "$inventory")
-stack_dir=$(.venv/bin/ansible 'bf_docker_hosts[0]' -i "$inventory" -m ansible.builtin.debug \
-  -a 'msg={{ bf_stack_dir }}' | sed -n 's/^ *msg: //p')
-project=$(.venv/bin/ansible 'bf_docker_hosts[0]' -i "$inventory" -m ansible.builtin.debug \
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cp -a app "$work/app"
+find "$work/app" -name __pycache__ -prune -exec rm -rf {} +
+playbook=(.venv/bin/ansible-playbook playbooks/site.yml -i "$inventory" -e "bf_app_dir=$work/app")
+stack=$(.venv/bin/ansible 'bf_swarm_managers[0]' -i "$inventory" -m ansible.builtin.debug \
   -a 'msg={{ bf_stack_name }}' | sed -n 's/^ *msg: //p')
-compose=(docker compose --project-name "$project" --project-directory "$stack_dir" -f "$stack_dir/compose.yml")
 
-seconds() { local start=$SECONDS; "$@" >/tmp/bf-bench.log 2>&1 || { tail -40 /tmp/bf-bench.log; exit 1; }; echo $((SECONDS - start)); }
+# seconds <log> <command...>: run it, print its wall time in seconds (fails loudly).
+seconds() {
+  local log=$1 start
+  shift
+  start=$(date +%s%N)
+  "$@" >"$log" 2>&1 || { tail -60 "$log" >&2; exit 1; }
+  echo $(( ($(date +%s%N) - start + 500000000) / 1000000000 ))
+}
+recap() { grep -E '^\S+ +: ok=' "$1" | sed -E 's/ +/ /g' | cut -d' ' -f1-5 | tr '\n' ' '; }
 
-"${playbook[@]}" >/dev/null    # everything built and rendered once, so only the deploy is timed
-"${compose[@]}" down --volumes --timeout 10 >/dev/null 2>&1
-cold=$(seconds "${playbook[@]}")
-noop=$(seconds "${playbook[@]}")
-grep -E '^\S+ +: ok=' /tmp/bf-bench.log
-"${compose[@]}" down --volumes --timeout 10 >/dev/null 2>&1
-plain=$(seconds "${compose[@]}" up -d --wait)
-"${playbook[@]}" >/dev/null    # leave the stack as site.yml wants it (migrated, admin present)
+remove_stack() {
+  docker stack rm "$stack" >/dev/null 2>&1 || true
+  for _ in $(seq 60); do
+    [ -z "$(docker ps -aq --filter "label=com.docker.stack.namespace=$stack")" ] && break
+    sleep 1
+  done
+  for kind in secret config; do
+    ids=$(docker "$kind" ls -q --filter "label=com.docker.stack.namespace=$stack")
+    [ -z "$ids" ] || docker "$kind" rm $ids >/dev/null
+  done
+  ids=$(docker volume ls -q --filter "label=com.docker.stack.namespace=$stack")
+  [ -z "$ids" ] || docker volume rm $ids >/dev/null
+}
 
-printf '%-52s %5ss\n' "site.yml, cold converge (no containers, no volumes)" "$cold" \
-  "site.yml, no-op re-run" "$noop" \
-  "docker compose up -d --wait (same compose.yml, cold)" "$plain"
+load=$(cut -d' ' -f1-3 /proc/loadavg)
+"${playbook[@]}" >"$work/warm.log" 2>&1 || { tail -60 "$work/warm.log"; exit 1; }  # images built
+remove_stack
+cold=$(seconds "$work/cold.log" "${playbook[@]}")
+noop=$(seconds "$work/noop.log" "${playbook[@]}")
+noop_recap=$(recap "$work/noop.log")
+echo "# benchmarks/deploy.sh: a one-line change" >>"$work/app/api/__init__.py"
+change=$(seconds "$work/change.log" "${playbook[@]}")
+change_recap=$(recap "$work/change.log")
+
+{
+  printf '# deploy benchmark, %s, %s cores, load %s at the start, inventory %s\n' \
+    "$(date -u +%Y-%m-%dT%H:%MZ)" "$(nproc)" "$load" "$inventory"
+  printf '%-58s %5ss\n' "site.yml, cold deploy (images built, no stack)" "$cold"
+  printf '%-58s %5ss  %s\n' "site.yml, no-op re-run" "$noop" "$noop_recap"
+  printf '%-58s %5ss  %s\n' "site.yml, one-line change to the API" "$change" "$change_recap"
+} | tee -a benchmarks/results/deploy.txt
+# The copy of app/ goes with $work: the next run of site.yml from the repository's own tree
+# rolls the API back to the repository's code.

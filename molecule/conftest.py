@@ -1,6 +1,6 @@
 """Fixtures every stack scenario's Testinfra tests share (default, backup, resilience): the
-scenario's settings, an HTTPS client that talks to 127.0.0.1 only, the project's containers, and
-container logs printed under a failed test."""
+scenario's settings, an HTTPS client that talks to 127.0.0.1 only, the stack's task containers
+on this one-node swarm, and service logs printed under a failed test."""
 
 from __future__ import annotations
 
@@ -15,12 +15,11 @@ import pytest
 import requests
 from requests.adapters import HTTPAdapter
 
-# Every service of the stack contract; the Compose project must run each of them.
+# Every service of the stack contract; the stack must run each of them.
 SERVICES = ("api", "frontend", "nginx", "postgres", "redis", "pgadmin")
-# Lines of each container's log printed under a failed test.
+# Lines of each service's log printed under a failed test.
 LOG_TAIL = 80
 _PROJECT_KEY = pytest.StashKey[str]()
-_COMPOSE_FILE_KEY = pytest.StashKey[str]()
 
 
 @dataclass(frozen=True)
@@ -70,9 +69,8 @@ def scenario(host: Any, pytestconfig: pytest.Config) -> Scenario:
         pgadmin_port=int(variables["bf_pgadmin_port"]),
         admin_email=variables["bf_admin_email"],
     )
-    # The log dump on failure needs the project even for tests that never asked for it.
+    # The log dump on failure needs the stack even for tests that never asked for it.
     pytestconfig.stash[_PROJECT_KEY] = result.project
-    pytestconfig.stash[_COMPOSE_FILE_KEY] = str(result.stack_dir / "compose.yml")
     return result
 
 
@@ -101,16 +99,32 @@ def http(scenario: Scenario) -> requests.Session:
     return session
 
 
+def running_containers(host: Any, project: str) -> dict[str, dict[str, Any]]:
+    """`docker inspect` of the running task container of each service, by short service name.
+
+    This machine is a one-node swarm: every task of the stack runs here, one per service.
+    """
+    ids = host.check_output(
+        "docker ps --quiet --no-trunc --filter label=com.docker.stack.namespace=%s", project
+    ).split()
+    assert ids, f"no running task of the stack {project}"
+    inspected = json.loads(host.check_output("docker inspect " + " ".join(ids)))
+    found: dict[str, dict[str, Any]] = {}
+    for container in inspected:
+        service = container["Config"]["Labels"]["com.docker.swarm.service.name"]
+        found[service.removeprefix(f"{project}_")] = container
+    return found
+
+
+def service_spec(host: Any, project: str, service: str) -> dict[str, Any]:
+    """`docker service inspect` of one service of the stack (its Spec, Version, UpdateStatus)."""
+    return json.loads(host.check_output("docker service inspect %s_%s", project, service))[0]
+
+
 @pytest.fixture(scope="module")
 def containers(host: Any, scenario: Scenario) -> dict[str, dict[str, Any]]:
-    """`docker inspect` of every container of the project, by Compose service name."""
-    ids = host.check_output(
-        "docker ps --all --quiet --no-trunc --filter label=com.docker.compose.project=%s",
-        scenario.project,
-    ).split()
-    assert ids, f"no container of the Compose project {scenario.project} exists"
-    inspected = json.loads(host.check_output("docker inspect " + " ".join(ids)))
-    return {c["Config"]["Labels"]["com.docker.compose.service"]: c for c in inspected}
+    """The running task container of every service, by short service name."""
+    return running_containers(host, scenario.project)
 
 
 @pytest.fixture(scope="module")
@@ -129,17 +143,16 @@ def admin_token(http: requests.Session, scenario: Scenario) -> str:
 
 
 def _logs(config: pytest.Config, services: list[str]) -> str:
-    project = config.stash.get(_PROJECT_KEY, None)
-    if project is None:
-        return "(the scenario's Compose project is unknown: no logs)"
-    argv = ["docker", "compose", "--project-name", project]
-    compose_file = config.stash.get(_COMPOSE_FILE_KEY, "")
-    if Path(compose_file).is_file():
-        argv += ["--file", compose_file]
-    argv += ["logs", "--no-color", "--tail", str(LOG_TAIL), *services]
-    # argv only: the project name comes from the scenario's own inventory.
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)  # noqa: S603
-    return result.stdout + result.stderr
+    project = config.stash[_PROJECT_KEY]
+    text = []
+    for service in services or SERVICES:
+        argv = ["docker", "service", "logs", "--no-trunc", "--tail", str(LOG_TAIL)]
+        # argv only: the stack name comes from the scenario's own inventory.
+        result = subprocess.run(  # noqa: S603
+            [*argv, f"{project}_{service}"], capture_output=True, text=True, timeout=60, check=False
+        )
+        text.append(f"--- {service}\n{result.stdout}{result.stderr}")
+    return "\n".join(text)
 
 
 def _relevant_services(item: pytest.Item) -> list[str]:
@@ -156,8 +169,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     """Print the relevant containers' logs under every failed test (all of them by default)."""
     outcome = yield
     report = outcome.get_result()
-    # Scenarios without a Compose project (provision) get no logs section.
+    # Scenarios without a stack (provision) get no logs section.
     if report.failed and call.when in ("setup", "call") and _PROJECT_KEY in item.config.stash:
         services = _relevant_services(item)
-        title = f"docker compose logs --tail {LOG_TAIL} {' '.join(services) or '(all services)'}"
+        title = f"docker service logs --tail {LOG_TAIL} {' '.join(services) or '(all services)'}"
         report.sections.append((title, _logs(item.config, services)))

@@ -26,7 +26,15 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 # Roles in the order site.yml runs them; roles not listed follow in name order.
-ROLE_ORDER = ["bf_provision", "bf_docker", "bf_images", "bf_secrets", "bf_config", "bf_deploy"]
+ROLE_ORDER = [
+    "bf_stack",
+    "bf_provision",
+    "bf_docker",
+    "bf_images",
+    "bf_secrets",
+    "bf_config",
+    "bf_deploy",
+]
 # What shared.yml's comments cannot say in a table cell (stack contract).
 SHARED_CHOICES = {"bf_environment": ["local", "staging", "prod"]}
 _KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):")
@@ -106,6 +114,14 @@ def _role_section(role: Path) -> list[str]:
     return lines
 
 
+def _role_options(role: Path) -> set[str]:
+    spec_file = role / "meta" / "argument_specs.yml"
+    if not spec_file.is_file():
+        return set()
+    specs = yaml.safe_load(spec_file.read_text()) or {}
+    return set(specs.get("argument_specs", {}).get("main", {}).get("options") or {})
+
+
 def _shared_section(shared: Path, roles: list[str]) -> list[str]:
     """Document group_vars/all/shared.yml: each key with the comment block right above it."""
     lines = ["## Shared inventory variables", ""]
@@ -122,7 +138,12 @@ def _shared_section(shared: Path, roles: list[str]) -> list[str]:
             pending = []
         elif not raw.startswith((" ", "-")):
             pending = []
-    wired = [k for k in values if any(k.startswith(f"{r}_") for r in roles)]
+    # A role variable is one a role's argument_specs declares; bf_stack_name and bf_stack_dir
+    # carry a role's prefix but are the stack's own globals.
+    declared = {
+        option for role in roles for option in _role_options(shared.parents[2] / "roles" / role)
+    }
+    wired = [k for k in values if k in declared]
     own = [k for k in values if k not in wired]
     lines += [
         "Set in `group_vars/all/shared.yml`, which every inventory links as",

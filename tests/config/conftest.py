@@ -1,8 +1,9 @@
-"""Fixtures for the bf_config tests: real ansible-playbook runs against localhost.
+"""Fixtures for the bf_config tests: real ansible-playbook runs against this machine's swarm.
 
-Each playbook run costs tens of seconds on these machines (every module call forks a Python),
-so the independent runs start together in threads at session start and the tests wait only
-for the run they look at.
+Each run renders a stack of its own name (its Swarm secrets and configs carry the stack label and
+are removed at the end); nothing is deployed. Each playbook run costs tens of seconds on these
+machines, so the independent runs start together in threads at session start and the tests wait
+only for the run they look at.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import re
 import secrets
 import shutil
 import subprocess
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,25 +27,19 @@ HERE = Path(__file__).resolve().parent
 APP_DIR = ROOT / "app"
 FIXTURE_APPS = ROOT / "tests" / "fixtures" / "app_extra"
 ANSIBLE_PLAYBOOK = ROOT / ".venv" / "bin" / "ansible-playbook"
-SECRET_NAMES = (
-    "postgres_password",
-    "redis_password",
-    "secret_key",
-    "jwt_secret_key",
-    "frontend_secret_key",
-    "admin_password",
-    "pgadmin_password",
-)
 SERVICES = ("api", "frontend", "nginx", "postgres", "redis", "pgadmin")
-# Published ports the tests render; nothing listens on them (no stack is started).
+# Published ports the tests render; nothing listens on them (no stack is deployed).
 HTTP_PORT = 18080
 HTTPS_PORT = 18443
+# Every stack of this suite starts with this, so the cleanup finds exactly its objects.
+STACK_PREFIX = "bfcfg"
 
 
 @dataclass
 class Run:
     """One finished ansible-playbook run."""
 
+    stack: str
     stack_dir: Path
     returncode: int
     output: str
@@ -55,6 +51,25 @@ class Run:
         match = re.search(r"localhost\s*:\s*ok=\d+\s+changed=(\d+)", self.output)
         assert match, self.output[-3000:]
         return int(match.group(1))
+
+    def swarm_config(self, name: str, version: int | None = None) -> str:
+        """The content of one version (default: the newest) of one of the stack's configs."""
+        found = subprocess.run(
+            ["docker", "config", "ls", "--format", "{{.Name}}", "--filter",
+             f"name={self.stack}_{name}_v"],
+            capture_output=True, text=True, check=True,
+        ).stdout.split()  # fmt: skip
+        assert found, f"no Swarm config {self.stack}_{name}_v*"
+        newest = max(found, key=lambda n: int(n.rsplit("_v", 1)[1]))
+        if version is not None:
+            newest = f"{self.stack}_{name}_v{version}"
+        data = subprocess.run(
+            ["docker", "config", "inspect", "--format", "{{json .Spec.Data}}", newest],
+            capture_output=True, text=True, check=True,
+        ).stdout  # fmt: skip
+        import base64
+
+        return base64.b64decode(json.loads(data)).decode()
 
 
 def _docker_image(repository: str) -> str | None:
@@ -69,40 +84,13 @@ def _docker_image(repository: str) -> str | None:
     return refs[0] if refs else None
 
 
-def _nginx_image() -> str | None:
-    """Find an nginx image for the `nginx -t` step: BF_TEST_NGINX_IMAGE, bf/nginx, or build it."""
-    if os.environ.get("BF_TEST_NGINX_IMAGE"):
-        return os.environ["BF_TEST_NGINX_IMAGE"]
-    ref = _docker_image("bf/nginx")
-    images_playbook = ROOT / "playbooks" / "images.yml"
-    if ref is None and images_playbook.exists():
-        subprocess.run(
-            [str(ANSIBLE_PLAYBOOK), str(images_playbook)],
-            cwd=ROOT,
-            env=_env(),
-            capture_output=True,
-            check=False,
-            timeout=1800,
-        )
-        ref = _docker_image("bf/nginx")
-    return ref
-
-
 def _env() -> dict[str, str]:
     env = dict(os.environ)
     env["ANSIBLE_CONFIG"] = str(ROOT / "ansible.cfg")
     env["ANSIBLE_NOCOLOR"] = "1"
     env["ANSIBLE_FORCE_COLOR"] = "0"
+    env["ANSIBLE_CACHE_PLUGIN"] = "memory"
     return env
-
-
-def make_stack_dir(base: Path) -> Path:
-    """Create a stack dir with generated secret files, as bf_secrets would."""
-    stack = base / "stack"
-    (stack / "secrets").mkdir(parents=True)
-    for name in SECRET_NAMES:
-        (stack / "secrets" / name).write_text(secrets.token_urlsafe(32))
-    return stack
 
 
 def make_app_dir(base: Path, extra: Path | None = None) -> Path:
@@ -121,40 +109,43 @@ def make_app_dir(base: Path, extra: Path | None = None) -> Path:
 
 def snapshot(stack: Path) -> dict[str, bytes]:
     """Contents of every file under the stack dir, by relative path."""
+    if not stack.exists():
+        return {}
     return {str(p.relative_to(stack)): p.read_bytes() for p in stack.rglob("*") if p.is_file()}
 
 
 class Harness:
-    """Runs the role and hands out image refs."""
+    """Runs the roles and hands out image refs."""
 
     def __init__(self) -> None:
-        self.nginx_image = _nginx_image()
         self.images = {svc: _docker_image(f"bf/{svc}") or f"bf/{svc}:unbuilt" for svc in SERVICES}
-        if self.nginx_image:
-            self.images["nginx"] = self.nginx_image
+        self.nginx_built = not self.images["nginx"].endswith(":unbuilt")
 
-    def run(self, stack: Path, app_dir: Path, **extra: object) -> Run:
-        """Run tests/config/playbook.yml with bf_config against localhost."""
+    def run(self, base: Path, app_dir: Path, stack: str, **extra: object) -> Run:
+        """Run tests/config/playbook.yml against localhost, as the stack named stack."""
         images = dict(self.images)
         for manifest in app_dir.glob("*/service.yml"):
             images.setdefault(manifest.parent.name, f"bf/{manifest.parent.name}:unbuilt")
+        stack_dir = base / "stack"
+        stack_dir.mkdir(exist_ok=True)
         variables = {
-            "bf_stack_dir": str(stack),
-            "bf_stack_name": "bf-config-test",
-            "bf_config_app_dir": str(app_dir),
-            "bf_config_images": images,
+            "bf_stack_dir": str(stack_dir),
+            "bf_stack_name": stack,
+            "bf_app_dir": str(app_dir),
+            "bf_images_refs": images,
             "bf_http_port": HTTP_PORT,
             "bf_https_port": HTTPS_PORT,
-            "bf_config_nginx_validate": self.nginx_image is not None,
+            "bf_secrets_credentials_dir": str(base / "credentials"),
+            "bf_config_nginx_validate": self.nginx_built,
             **extra,
         }
-        vars_file = stack.parent / f"vars-{secrets.token_hex(4)}.json"
+        vars_file = base / f"vars-{secrets.token_hex(4)}.json"
         vars_file.write_text(json.dumps(variables))
         result = subprocess.run(
             [
                 str(ANSIBLE_PLAYBOOK),
                 "-i",
-                str(HERE / "inventory.yml"),
+                str(HERE / "inventory"),
                 str(HERE / "playbook.yml"),
                 "-e",
                 f"@{vars_file}",
@@ -166,18 +157,31 @@ class Harness:
             check=False,
             timeout=600,
         )
-        return Run(stack, result.returncode, result.stdout + result.stderr)
+        run = Run(stack, stack_dir, result.returncode, result.stdout + result.stderr)
+        run.snapshot = snapshot(stack_dir)
+        return run
+
+
+def _remove_stack_objects() -> None:
+    """Remove every Swarm secret and config a run of this suite made."""
+    for kind in ("secret", "config"):
+        names = subprocess.run(
+            ["docker", kind, "ls", "--format", "{{.Name}}"], capture_output=True, text=True
+        ).stdout.split()
+        ours = [name for name in names if name.startswith(f"{STACK_PREFIX}-")]
+        if ours:
+            subprocess.run(["docker", kind, "rm", *ours], capture_output=True, check=False)
 
 
 @pytest.fixture(scope="session")
-def harness() -> Harness:
-    """The shared runner (finds the images once)."""
-    return Harness()
+def harness() -> Iterator[Harness]:
+    """The shared runner (finds the images once); removes the runs' Swarm objects at the end."""
+    _remove_stack_objects()
+    yield Harness()
+    _remove_stack_objects()
 
 
-def _bad_manifest(base: Path, case: str) -> tuple[Path, Path]:
-    stack = make_stack_dir(base)
-    app_dir = make_app_dir(base)
+def _bad_manifest(app_dir: Path, case: str) -> None:
     api = app_dir / "api" / "service.yml"
     data = yaml.safe_load(api.read_text())
     if case == "missing_key":
@@ -191,50 +195,45 @@ def _bad_manifest(base: Path, case: str) -> tuple[Path, Path]:
         other["route"] = data["route"]
         reports.write_text(yaml.safe_dump(other))
     api.write_text(yaml.safe_dump(data))
-    return stack, app_dir
 
 
 BAD_CASES = ("missing_key", "bad_port", "route_twice")
 
 
 @pytest.fixture(scope="session")
-def runs(harness: Harness, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Future]:
+def runs(harness: Harness, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future]]:
     """Start every playbook run of the suite at once; values are futures of Run (or lists)."""
     pool = ThreadPoolExecutor(max_workers=4)
     # mktemp is not thread-safe: every base dir is made here, before the threads start.
     bases = {name: tmp_path_factory.mktemp(name) for name in ("real", "extra", *BAD_CASES)}
+    tag = secrets.token_hex(3)
 
     def real_tree_chain() -> list[Run]:
         base = bases["real"]
-        stack = make_stack_dir(base)
         app_dir = make_app_dir(base)
-        first = harness.run(stack, app_dir)
-        first.snapshot = snapshot(stack)
+        stack = f"{STACK_PREFIX}-real-{tag}"
+        first = harness.run(base, app_dir, stack)
         if first.returncode != 0:
             return [first]
-        second = harness.run(stack, app_dir)
-        second.snapshot = snapshot(stack)
-        chain = [first, second]
-        if harness.nginx_image:
-            broken = harness.run(stack, app_dir, bf_config_client_max_body_size="10 potatoes")
-            broken.snapshot = snapshot(stack)
-            chain.append(broken)
+        chain = [first, harness.run(base, app_dir, stack)]
+        # One uWSGI option changed: a new config version for each app, nothing else.
+        chain.append(harness.run(base, app_dir, stack, bf_stack_uwsgi_threads=2))
+        if harness.nginx_built:
+            chain.append(
+                harness.run(base, app_dir, stack, bf_config_client_max_body_size="10 potatoes")
+            )
         return chain
 
     def fixture_tree() -> Run:
         base = bases["extra"]
-        stack = make_stack_dir(base)
-        run = harness.run(stack, make_app_dir(base, FIXTURE_APPS))
-        run.snapshot = snapshot(stack)
-        return run
+        app_dir = make_app_dir(base, FIXTURE_APPS)
+        return harness.run(base, app_dir, f"{STACK_PREFIX}-extra-{tag}")
 
     def bad(case: str) -> Run:
-        stack, app_dir = _bad_manifest(bases[case], case)
-        before = snapshot(stack)
-        run = harness.run(stack, app_dir)
-        run.snapshot = snapshot(stack)
-        assert set(before) <= set(run.snapshot)
-        return run
+        base = bases[case]
+        app_dir = make_app_dir(base)
+        _bad_manifest(app_dir, case)
+        return harness.run(base, app_dir, f"{STACK_PREFIX}-{case.replace('_', '-')}-{tag}")
 
     futures: dict[str, Future] = {
         "real": pool.submit(real_tree_chain),

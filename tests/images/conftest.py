@@ -1,6 +1,6 @@
 """Fixtures for the image tests: run the images playbook, start throwaway containers.
 
-The playbook runs against a copy of app/ (``bf_images_app_dir``) so that tests may change files
+The playbook runs against a copy of app/ (``bf_app_dir``) so that tests may change files
 without touching the real tree. Built images stay (they are the build cache); every container,
 network and volume a test creates carries :data:`TEST_LABEL` and is removed at the end.
 """
@@ -58,15 +58,16 @@ def run_images_playbook(app_dir: Path, **extra_vars: object) -> PlaybookRun:
     variables = {
         "ansible_connection": "local",
         "ansible_python_interpreter": str(REPO / ".venv/bin/python"),
-        "bf_images_app_dir": str(app_dir),
+        "bf_app_dir": str(app_dir),
         **extra_vars,
     }
     proc = subprocess.run(
         [
             str(REPO / ".venv/bin/ansible-playbook"),
             str(REPO / "playbooks/images.yml"),
+            # The local inventory: this machine is the build host of its one-node swarm.
             "-i",
-            "localhost,",
+            str(REPO / "inventories" / "local"),
             "-e",
             json.dumps(variables),
         ],

@@ -84,8 +84,17 @@ def inventory(tmp_path_factory: pytest.TempPathFactory) -> Path:
     base = tmp_path_factory.mktemp("host_roles")
     host = {"ansible_connection": "local", "ansible_python_interpreter": sys.executable}
     host.update(LOCAL_SAFE_VARS)
+    # The one-node swarm of this machine, as inventories/local makes it.
+    host.update(bf_swarm_advertise_addr="127.0.0.1", bf_bind_address="127.0.0.1")
     (base / "hosts.yml").write_text(
-        yaml.safe_dump({"bf_docker_hosts": {"hosts": {"localhost": host}}})
+        yaml.safe_dump(
+            {
+                "bf_docker_hosts": {
+                    "hosts": {"localhost": host},
+                    "children": {"bf_swarm_managers": {"hosts": {"localhost": None}}},
+                }
+            }
+        )
     )
     (base / "converge.yml").write_text(
         yaml.safe_dump(

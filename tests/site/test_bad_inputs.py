@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import subprocess
 import sys
+from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -79,7 +82,7 @@ CASES = [
         {"bf_bind_address": "300.1.1.1"},
         None,
         "local",
-        "bf_bind_address (300.1.1.1) must be an IPv4 address",
+        "bf_bind_address of localhost (300.1.1.1) must be an IPv4 address",
     ),
     (
         "bad-server-name",
@@ -154,12 +157,154 @@ CASES = [
     ),
     (
         "negative-memory-limit",
-        {"bf_config_mem_limits": {"redis": "-256m"}},
+        {"bf_stack_mem_limits": {"redis": "-256m"}},
         None,
         "local",
-        "must be positive sizes such as 512m or 1g",
+        'bf_stack_mem_limits is {"redis": "-256m"}: every value must be a positive size',
+    ),
+    ("stack-dir-root", {"bf_stack_dir": "/"}, None, "local", "bf_stack_dir is '/': it is a system"),
+    (
+        "stack-dir-system",
+        {"bf_stack_dir": "/etc"},
+        None,
+        "local",
+        "bf_stack_dir is '/etc': it is inside the system directory /etc",
+    ),
+    (
+        "stack-dir-not-normalised",
+        {"bf_stack_dir": "/opt/shop/../etc"},
+        None,
+        "local",
+        "bf_stack_dir is '/opt/shop/../etc': it must be written normalised, as /opt/etc",
+    ),
+    (
+        "stack-name-too-long",
+        {"bf_stack_name": "a-stack-name-far-too-long-for-swarm"},
+        None,
+        "local",
+        "bf_stack_name (a-stack-name-far-too-long-for-swarm) must be 2 to 24 lowercase letters",
+    ),
+    (
+        "database-name-with-sql",
+        {"bf_postgres_db": "shop; DROP TABLE users"},
+        None,
+        "local",
+        'bf_postgres_db is "shop; DROP TABLE users"; it must match',
+    ),
+    ("empty-database-user", {"bf_postgres_user": ""}, None, "local", 'bf_postgres_user is ""'),
+    (
+        "negative-uwsgi-processes",
+        {"bf_stack_uwsgi_processes": -2},
+        None,
+        "local",
+        "bf_stack_uwsgi_processes is -2: it must be 0 (one per vCPU, at least 2)",
+    ),
+    (
+        "bad-rate-limit",
+        {"bf_config_rate_limit": "fast"},
+        None,
+        "local",
+        'bf_config_rate_limit is "fast": it must be an Nginx rate such as 20r/s',
+    ),
+    # Mistakes only a cluster can have (a copy of inventories/prod, three hosts).
+    ("no-manager", {}, None, "cluster-no-manager", "bf_swarm_managers has 0 hosts (none)"),
+    (
+        "even-managers",
+        {},
+        None,
+        "cluster-two-managers",
+        "bf_swarm_managers has 2 hosts (app2.example.com, edge1.example.com): a swarm needs an odd",
+    ),
+    (
+        "host-neither-manager-nor-worker",
+        {},
+        None,
+        "cluster-stray-host",
+        "db1.example.com is in neither bf_swarm_managers nor bf_swarm_workers",
+    ),
+    (
+        "group-with-no-host",
+        {},
+        None,
+        "cluster-empty-cache",
+        "The inventory group bf_cache has no host, so the services placed there (redis)",
+    ),
+    (
+        "stateful-group-with-two-hosts",
+        {},
+        None,
+        "cluster-two-databases",
+        "The inventory group bf_db_primary has 2 hosts (app2.example.com, db1.example.com), but"
+        " postgres keeps its data in a volume on one node",
+    ),
+    (
+        "pgadmin-on-a-public-address",
+        {},
+        None,
+        "cluster-public-admin",
+        "bf_stack_pgadmin_expose is true, but the bf_admin host db1.example.com has"
+        " bf_bind_address 0.0.0.0",
+    ),
+    (
+        "loopback-swarm-address",
+        {},
+        None,
+        "cluster-loopback-address",
+        "bf_swarm_advertise_addr of app2.example.com (127.0.0.1) must be an IPv4 address the"
+        " other nodes reach",
+    ),
+    (
+        "unreachable-host",
+        {},
+        None,
+        "cluster-unreachable",
+        "These hosts do not answer, so nothing was changed on any host: app2.example.com (",
     ),
 ]
+
+# The cluster inventories: a copy of inventories/prod (each host reached locally, as the
+# preflight only checks and gathers facts), then one mistake.
+CLUSTER_EDITS = {
+    "cluster-no-manager": lambda h: h["children"]["bf_swarm_managers"].update(hosts={}),
+    "cluster-two-managers": lambda h: (
+        h["children"]["bf_swarm_managers"]["hosts"].update({"app2.example.com": None}),
+        h["children"]["bf_swarm_workers"]["hosts"].pop("app2.example.com"),
+    ),
+    "cluster-stray-host": lambda h: h["children"]["bf_swarm_workers"]["hosts"].pop(
+        "db1.example.com"
+    ),
+    "cluster-empty-cache": lambda h: h["children"]["bf_cache"].update(hosts={}),
+    "cluster-two-databases": lambda h: h["children"]["bf_db_primary"]["hosts"].update(
+        {"app2.example.com": None}
+    ),
+}
+CLUSTER_HOST_VARS = {
+    "cluster-public-admin": {"db1.example.com": {"bf_bind_address": "0.0.0.0"}},  # noqa: S104
+    "cluster-loopback-address": {"app2.example.com": {"bf_swarm_advertise_addr": "127.0.0.1"}},
+    # Nothing listens on port 9 of this machine: the SSH connection is refused at once.
+    "cluster-unreachable": {
+        "app2.example.com": {
+            "ansible_connection": "ssh",
+            "ansible_host": "127.0.0.1",
+            "ansible_port": 9,
+            "ansible_ssh_common_args": "-o ConnectTimeout=5 -o StrictHostKeyChecking=no",
+        }
+    },
+}
+
+
+def _reach_locally(inventory: Path, overrides: dict[str, dict] | None = None) -> None:
+    """Make every host of an inventory copy reachable without SSH (host_vars beat group vars)."""
+    hosts = yaml.safe_load((inventory / "hosts.yml").read_text())
+    names = {n for group in hosts["bf_docker_hosts"]["children"].values()
+             for n in (group.get("hosts") or {})}  # fmt: skip
+    for name in names:
+        path = inventory / "host_vars" / f"{name}.yml"
+        data = yaml.safe_load(path.read_text()) if path.exists() else {}
+        data.update(ansible_connection="local", ansible_python_interpreter=sys.executable)
+        data.update((overrides or {}).get(name, {}))
+        path.parent.mkdir(exist_ok=True)
+        path.write_text("---\n" + yaml.safe_dump(data))
 
 
 def _inventory(kind: str, tmp_path: Path) -> Path:
@@ -167,9 +312,22 @@ def _inventory(kind: str, tmp_path: Path) -> Path:
         return REPO / "inventories" / "local"
     if kind.startswith("prod"):
         inventory = copy_inventory("prod", tmp_path / "inv")
+        _reach_locally(inventory)
         if kind == "prod-placeholder":
             vault = inventory / "group_vars" / "all"
             shutil.copy(vault / "vault.yml.example", vault / "vault.yml")
+        return inventory
+    if kind.startswith("cluster"):
+        inventory = copy_inventory("prod", tmp_path / "inv")
+        hosts_file = inventory / "hosts.yml"
+        hosts = yaml.safe_load(hosts_file.read_text())
+        CLUSTER_EDITS.get(kind, lambda h: None)(hosts["bf_docker_hosts"])
+        hosts_file.write_text("---\n" + yaml.safe_dump(hosts))
+        _reach_locally(inventory, CLUSTER_HOST_VARS.get(kind))
+        # A valid vault, so that only the cluster mistake can stop the preflight.
+        vault = inventory / "group_vars" / "all" / "vault.yml"
+        vault.write_text("---\n" + yaml.safe_dump({f"vault_bf_secret_{name}": _GOOD_SECRET
+                                                    for name in _SECRET_NAMES}))  # fmt: skip
         return inventory
     inventory = copy_inventory("local", tmp_path / "inv")
     hosts = inventory / "hosts.yml"
@@ -179,61 +337,68 @@ def _inventory(kind: str, tmp_path: Path) -> Path:
     return inventory
 
 
-def _project_containers(project: str) -> list[str]:
+_SECRET_NAMES = ("postgres_password", "redis_password", "secret_key", "jwt_secret_key",
+                 "frontend_secret_key", "admin_password", "pgadmin_password")  # fmt: skip
+_GOOD_SECRET = "a-good-long-test-secret-value-1234567890"  # noqa: S105 - a test value
+
+
+def _stack_objects(project: str) -> list[str]:
+    """The swarm services and secrets of the stack (none may exist after a refused run)."""
     docker = shutil.which("docker")
     if docker is None:
         return []
-    out = subprocess.run(
-        [docker, "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return out.stdout.split()
+    found = []
+    for kind in ("service", "secret"):
+        out = subprocess.run(
+            [docker, kind, "ls", "-q", "--filter", f"label=com.docker.stack.namespace={project}"],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        found += out.stdout.split()
+    return found
 
 
-@pytest.mark.parametrize(
-    ("extra", "edit", "kind", "expected"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
-)
-def test_bad_input_stops_preflight(
-    tmp_path: Path,
-    extra: dict,
-    edit,
-    kind: str,  # noqa: ANN001
-    expected: str,
-) -> None:
-    stack_dir = tmp_path / "stack"
-    project = f"bftest-{tmp_path.name.lower().replace('_', '-')}"[:60]
-    extra_vars = {
-        "bf_stack_dir": str(stack_dir),
-        "bf_stack_name": project,
-        # The prod host of the copy is reached locally: the preflight only asserts, gathers facts.
-        "ansible_connection": "local",
-        "ansible_python_interpreter": sys.executable,
-        **extra,
-    }
+def _refused_run(base: Path, extra: dict, edit, kind: str) -> tuple[Path, str, object]:  # noqa: ANN001
+    """Run the preflight with one bad input; return the stack dir, the stack name, the result."""
+    stack_dir = base / "stack"
+    project = "bftest-" + hashlib.sha1(base.name.encode()).hexdigest()[:10]  # noqa: S324
+    extra_vars = {"bf_stack_dir": str(stack_dir), "bf_stack_name": project, **extra}
     if edit is not None:
-        extra_vars["bf_app_dir"] = str(_app_copy(tmp_path, edit))
-    vars_file = tmp_path / "extra.json"
+        extra_vars["bf_app_dir"] = str(_app_copy(base, edit))
+    vars_file = base / "extra.json"
     vars_file.write_text(json.dumps(extra_vars))
-    result = run(
-        [
-            "ansible-playbook",
-            "playbooks/preflight.yml",
-            "-i",
-            str(_inventory(kind, tmp_path)),
-            "-e",
-            f"@{vars_file}",
-        ]
-    )
+    argv = ["ansible-playbook", "playbooks/preflight.yml", "-i", str(_inventory(kind, base))]
+    return stack_dir, project, run([*argv, "-e", f"@{vars_file}"])
+
+
+@pytest.fixture(scope="module")
+def refused(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Future]]:
+    """Every case's run, started together (each is mostly Python start-up: three at a time)."""
+    # mktemp is not thread-safe: every base dir is made here, before the threads start.
+    bases = {case[0]: tmp_path_factory.mktemp(case[0]) for case in CASES}
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        yield {
+            case[0]: pool.submit(_refused_run, bases[case[0]], case[1], case[2], case[3])
+            for case in CASES
+        }
+
+
+@pytest.mark.parametrize(("case", "kind", "expected"), [(c[0], c[3], c[4]) for c in CASES],
+                         ids=[c[0] for c in CASES])  # fmt: skip
+def test_bad_input_stops_preflight(
+    refused: dict[str, Future], case: str, kind: str, expected: str
+) -> None:
+    stack_dir, project, result = refused[case].result()
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
     # Ansible wraps long messages: compare with whitespace collapsed.
     assert " ".join(expected.split()) in " ".join(output.split()), output
     # It stopped in the preflight play: no task of a later play started.
-    assert "PLAY [Prepare the Docker hosts]" not in output, output
+    assert "PLAY [Check every input before touching any host]" in output or "unreachable" in kind
+    assert "PLAY [Prepare the Docker hosts" not in output, output
     assert not stack_dir.exists()
-    assert _project_containers(project) == []
+    assert _stack_objects(project) == []
 
 
 def test_good_inputs_pass_preflight() -> None:
@@ -247,14 +412,27 @@ def test_site_checks_everything_before_any_change() -> None:
     site = yaml.safe_load((REPO / "playbooks" / "site.yml").read_text())
     assert site[0]["ansible.builtin.import_playbook"] == "preflight.yml"
     preflight = yaml.safe_load((REPO / "playbooks" / "preflight.yml").read_text())
-    assert preflight[0]["any_errors_fatal"] is True
-    assert preflight[0]["gather_facts"] is False
-    modules = {key for task in preflight[0]["tasks"] for key in task if "." in key}
-    for block in (t for t in preflight[0]["tasks"] if "block" in t):
-        modules |= {key for task in block["block"] for key in task if "." in key}
+    # The connection check stops every host (task-level), then the checks proper (play-level).
+    assert preflight[0]["tasks"][-1]["any_errors_fatal"] is True
+    assert preflight[1]["any_errors_fatal"] is True
+    modules: set[str] = set()
+    for play in preflight:
+        assert play["gather_facts"] is False
+        modules |= {key for task in play["tasks"] for key in task if "." in key}
+        for block in (t for t in play["tasks"] if "block" in t):
+            modules |= {key for task in block["block"] for key in task if "." in key}
     # Only checks: nothing in the first play can change a host.
     assert modules <= {
         "ansible.builtin.assert",
         "ansible.builtin.include_role",
+        "ansible.builtin.ping",
+        "ansible.builtin.set_fact",
         "ansible.builtin.validate_argument_spec",
     }, modules
+
+
+def test_good_cluster_inventory_passes_preflight(tmp_path: Path) -> None:
+    """The control case of the cluster mistakes: the three-host prod example, a valid vault."""
+    inventory = _inventory("cluster-valid", tmp_path)
+    result = run(["ansible-playbook", "playbooks/preflight.yml", "-i", str(inventory)])
+    assert result.returncode == 0, result.stdout[-4000:] + result.stderr

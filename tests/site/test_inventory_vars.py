@@ -72,9 +72,9 @@ def test_shared_values_reach_every_inventory(env_name: str) -> None:
         "bf_stack_dir",
         "bf_https_port",
         "bf_pgadmin_port",
-        "bf_secrets_dir",
-        "bf_config_server_name",
-        "bf_deploy_bind_address",
+        "bf_postgres_db",
+        "bf_app_dir",
+        "bf_provision_base_dir",
     ):
         assert found[key] == SHARED[key], key
     assert found["bf_environment"] == env_name
@@ -85,13 +85,13 @@ def test_inventory_values_override_shared_ones(env_name: str) -> None:
     assert SHARED["bf_bind_address"] == "127.0.0.1"
     assert templated(REPO / "inventories" / env_name, "{{ bf_bind_address }}") == WILDCARD
     # Role variables wired in the shared file follow the inventory's value.
-    assert templated(REPO / "inventories" / env_name, "{{ bf_deploy_bind_address }}") == WILDCARD
     assert templated(REPO / "inventories" / env_name, "{{ bf_secrets_generate }}") == "False"
 
 
 def test_local_inventory_generates_and_binds_loopback() -> None:
     inventory = REPO / "inventories" / "local"
-    assert templated(inventory, "{{ bf_config_bind_address }}") == "127.0.0.1"
+    assert templated(inventory, "{{ bf_bind_address }}") == "127.0.0.1"
+    assert templated(inventory, "{{ bf_swarm_advertise_addr }}") == "127.0.0.1"
     assert templated(inventory, "{{ bf_secrets_generate }}") == "True"
     assert templated(inventory, "{{ bf_provision_firewall_enabled }}") == "False"
     assert templated(inventory, "{{ bf_docker_manage_daemon }}") == "False"
@@ -102,8 +102,9 @@ def test_own_file_beats_shared_file(tmp_path: Path) -> None:
     own = inventory / "group_vars" / "all" / "vars.yml"
     own.write_text(own.read_text() + "bf_stack_dir: /srv/elsewhere\nbf_https_port: 8443\n")
     assert templated(inventory, "{{ bf_stack_dir }}") == "/srv/elsewhere"
-    assert templated(inventory, "{{ bf_secrets_dir }}") == "/srv/elsewhere/secrets"
-    assert templated(inventory, "{{ bf_deploy_https_port }}") == "8443"
+    # Values the shared file derives from another follow the inventory's own.
+    assert templated(inventory, "{{ bf_provision_base_dir }}") == "/srv/elsewhere"
+    assert templated(inventory, "{{ bf_https_port }}") == "8443"
     # A key the inventory does not set still comes from the shared file.
     assert templated(inventory, "{{ bf_pgadmin_port }}") == str(SHARED["bf_pgadmin_port"])
 
@@ -123,4 +124,12 @@ def test_every_contract_group_is_there(env_name: str) -> None:
     result = run(["ansible-inventory", "-i", f"inventories/{env_name}", "--list", "--export"])
     groups = json.loads(result.stdout)
     children = set(groups["bf_docker_hosts"]["children"])
-    assert children == {"bf_edge", "bf_app", "bf_db_primary", "bf_cache", "bf_admin"}
+    # Empty groups (no workers on one host) are left out of the listing.
+    assert children - {"bf_swarm_workers"} == {
+        "bf_swarm_managers",
+        "bf_edge",
+        "bf_app",
+        "bf_db_primary",
+        "bf_cache",
+        "bf_admin",
+    }

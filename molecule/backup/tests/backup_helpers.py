@@ -70,21 +70,35 @@ class BackupStack:
             p.name for p in self.backup_dir.iterdir() if p.is_dir() and not p.name.startswith(".")
         )
 
-    def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        """docker compose on the scenario's project, with the Compose file bf_config rendered."""
-        stack_dir = str(self.scenario.stack_dir)
-        return sh(
-            "docker", "compose", "--project-name", self.project, "--project-directory", stack_dir,
-            "--file", f"{stack_dir}/compose.yml", *args, check=check,
+    def task(self, service: str) -> str:
+        """The running task container of a service (one per service on this one-node swarm)."""
+        ids = sh(
+            "docker", "ps", "--quiet", "--filter",
+            f"label=com.docker.swarm.service.name={self.project}_{service}",
+        ).stdout.split()  # fmt: skip
+        assert len(ids) == 1, f"{len(ids)} running tasks of {service}"
+        return ids[0]
+
+    def tasks(self) -> list[str]:
+        """The ids of every running task container of the stack."""
+        return sorted(
+            sh(
+                "docker", "ps", "--quiet", "--filter",
+                f"label=com.docker.stack.namespace={self.project}",
+            ).stdout.split()
         )  # fmt: skip
 
+    def exec(self, service: str, *argv: str, user: str | None = None) -> str:
+        """Run argv in the service's task; return its stdout."""
+        who = ["-u", user] if user else []
+        return sh("docker", "exec", "-i", *who, self.task(service), *argv).stdout
+
     def psql(self, sql: str, db: str | None = None) -> str:
-        """Run SQL as the database owner over the container's local socket (no password)."""
-        return self.compose(
-            "exec", "-T", "-u", "postgres", "postgres", "psql", "-X", "-q", "-A", "-t",
-            "-v", "ON_ERROR_STOP=1", "-U", self.db_user, "-d", db or self.database,
-            "-c", sql,
-        ).stdout.strip()  # fmt: skip
+        """Run SQL as the database owner over the task's local socket (no password)."""
+        return self.exec(
+            "postgres", "psql", "-X", "-q", "-A", "-t", "-v", "ON_ERROR_STOP=1",
+            "-U", self.db_user, "-d", db or self.database, "-c", sql, user="postgres",
+        ).strip()  # fmt: skip
 
     def data_checksum(self) -> str:
         """One md5 per app table over its rows in primary-key order, with the row count."""

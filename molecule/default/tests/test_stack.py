@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import SERVICES, Scenario
+from conftest import SERVICES, Scenario, service_spec
 
 # The stack's own listeners inside its networks: none may be published on the host.
 INTERNAL_PORTS = {
@@ -40,7 +40,9 @@ HEADER_PAGES = {"frontend": ("/", 200), "api": ("/api/health/live", 200), "error
 def _envelope(response: requests.Response) -> dict[str, Any]:
     assert response.headers["Content-Type"].startswith("application/json"), response.text
     body = response.json()
-    assert set(body) == {"success", "data", "error"}, body
+    # Errors add a machine-readable code (and a validation error its fields).
+    assert set(body) - {"code", "fields"} == {"success", "data", "error"}, body
+    assert body["success"] or isinstance(body.get("code"), str), body
     return body
 
 
@@ -57,17 +59,14 @@ def test_published_port_listens_on_loopback_only(host: Any, scenario: Scenario, 
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_only_nginx_and_pgadmin_publish_ports(
-    containers: dict[str, dict[str, Any]], scenario: Scenario, service: str
-) -> None:
-    bindings = containers[service]["HostConfig"]["PortBindings"] or {}
-    published = sorted(
-        (b["HostIp"], int(b["HostPort"])) for spec in bindings.values() for b in spec or []
-    )
+def test_only_nginx_and_pgadmin_publish_ports(host: Any, scenario: Scenario, service: str) -> None:
+    ports = service_spec(host, scenario.project, service)["Spec"]["EndpointSpec"].get("Ports", [])
+    published = sorted((p["PublishMode"], p["PublishedPort"]) for p in ports)
     expected = {
-        "nginx": [("127.0.0.1", scenario.http_port), ("127.0.0.1", scenario.https_port)],
-        "pgadmin": [("127.0.0.1", scenario.pgadmin_port)],
+        "nginx": [("host", scenario.http_port), ("host", scenario.https_port)],
+        "pgadmin": [("host", scenario.pgadmin_port)],
     }.get(service, [])
+    # Host mode only: no ingress routing mesh (and its VIPs) on any port.
     assert published == sorted(expected)
 
 
@@ -212,14 +211,18 @@ def test_api_errors_are_json(
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_container_runs_healthy_and_restarts(
-    containers: dict[str, dict[str, Any]], service: str
+def test_task_runs_healthy_and_the_engine_restarts_it(
+    host: Any, containers: dict[str, dict[str, Any]], scenario: Scenario, service: str
 ) -> None:
-    assert service in containers, f"no container for the service {service}"
+    assert service in containers, f"no running task of the service {service}"
     state = containers[service]["State"]
     assert state["Status"] == "running"
     assert state.get("Health", {}).get("Status") == "healthy"
-    assert containers[service]["HostConfig"]["RestartPolicy"]["Name"] == "unless-stopped"
+    spec = service_spec(host, scenario.project, service)["Spec"]
+    # The swarm replaces a task that exits, whoever stopped it (docker kill included).
+    assert spec["TaskTemplate"]["RestartPolicy"]["Condition"] == "any"
+    # No IPVS here: every name resolves to its tasks' own addresses.
+    assert spec["EndpointSpec"]["Mode"] == "dnsrr"
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -259,13 +262,35 @@ def test_no_secret_in_container_config(
 
 
 def test_secret_files_are_not_world_readable(host: Any, scenario: Scenario) -> None:
-    secret_files = host.check_output(
-        "find %s %s -type f", str(scenario.stack_dir / "secrets"), str(scenario.credentials_dir)
-    ).split()
-    secret_files.append(str(scenario.stack_dir / "config" / "nginx" / "tls" / "privkey.pem"))
-    assert len(secret_files) >= 15
+    secret_files = host.check_output("find %s -type f", str(scenario.credentials_dir)).split()
+    assert len(secret_files) >= 7
     readable = [path for path in secret_files if host.file(path).mode & 0o007]
     assert readable == []
+    # The TLS key is on the edge host, readable by the nginx user (uid 101) alone.
+    key = host.file(str(scenario.stack_dir / "config" / "nginx" / "tls" / "privkey.pem"))
+    assert (key.uid, key.mode) == (101, 0o400)
+    assert not host.file(str(scenario.stack_dir / "secrets")).exists
+
+
+def test_secrets_are_versioned_swarm_secrets(host: Any, scenario: Scenario) -> None:
+    names = host.check_output(
+        "docker secret ls --format '{{.Name}}' --filter label=com.docker.stack.namespace=%s",
+        scenario.project,
+    ).split()
+    expected = {f"{scenario.project}_{name}_v1" for name in scenario.secrets()}
+    assert expected <= set(names), names
+
+
+@pytest.mark.parametrize("service", ["api", "postgres"])
+def test_secret_is_a_file_of_the_service_user_only(
+    host: Any, containers: dict[str, dict[str, Any]], service: str
+) -> None:
+    name = "postgres_password"
+    out = host.check_output(
+        "docker exec %s stat -c '%%u %%a' /run/secrets/%s", containers[service]["Id"], name
+    )
+    uid = {"api": "10001", "postgres": "999"}[service]
+    assert out.split() == [uid, "400"]
 
 
 # --- Last: this exhausts the login rate limit --------------------------------------------

@@ -1,10 +1,11 @@
 """Failures the converged stack must survive without a redeploy, checked through 127.0.0.1.
 
-The tests break the scenario's own containers with the docker CLI (a crashed API, a stopped
-PostgreSQL, a stopped and a restarted Redis), check what users and clients see meanwhile, and
-heal only by starting what was stopped: never `docker compose up`, never a converge. State
-carries from one test to the next, so every test restores what it broke in a `finally` or a
-fixture teardown, and a failed one does not take the following ones down with it.
+The tests break the scenario's own tasks with the docker CLI (a crashed API, `docker kill` of an
+app task and of Redis, PostgreSQL and Redis scaled to 0 by an operator), check what users and
+clients see meanwhile, and heal only by what the engine does itself or by scaling back what was
+scaled down: never `docker stack deploy`, never a converge. State carries from one test to the
+next, so every test restores what it broke in a `finally` or a fixture teardown, and a failed
+one does not take the following ones down with it.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import pytest
 import requests
-from conftest import SERVICES, Scenario
+from conftest import SERVICES, Scenario, running_containers, service_spec
 
 # Bounds of the waits (no timing is asserted; a wait that runs out fails with what it last saw).
 # Back and healthy: the restart policy, then the first passing healthcheck (5 s interval).
@@ -57,17 +58,42 @@ def _describe(container: dict[str, Any]) -> str:
     state = container["State"]
     health = state.get("Health", {}).get("Status", "no healthcheck")
     return (
-        f"status={state['Status']} health={health} restarts={container['RestartCount']} "
+        f"id={container['Id'][:12]} status={state['Status']} health={health} "
         f"exit={state['ExitCode']} started={state['StartedAt']}"
     )
 
 
-def _running_healthy(host: Any, container_id: str) -> str | None:
-    container = _inspect(host, container_id)
-    state = container["State"]
-    if state["Running"] and state.get("Health", {}).get("Status") == "healthy":
-        return None
-    return _describe(container)
+def _task(host: Any, project: str, service: str) -> dict[str, Any] | None:
+    """The running task container of a service (one task per service here), or None."""
+    return running_containers(host, project).get(service) if _any_task(host, project) else None
+
+
+def _any_task(host: Any, project: str) -> bool:
+    return bool(
+        host.check_output(
+            "docker ps --quiet --filter label=com.docker.stack.namespace=%s", project
+        ).split()
+    )
+
+
+def _healthy_task(host: Any, project: str, service: str, not_id: str = "") -> str | None:
+    """None when the service has a running, healthy task (other than not_id); else why not."""
+    task = _task(host, project, service)
+    if task is None:
+        return f"no running task of {service}"
+    if task["Id"] == not_id:
+        return f"still the old task {_describe(task)}"
+    if task["State"].get("Health", {}).get("Status") != "healthy":
+        return _describe(task)
+    return None
+
+
+def _failed_tasks(host: Any, project: str, service: str) -> int:
+    """How many tasks of the service the engine saw fail (a crash, a kill), in its history."""
+    states = host.check_output(
+        "docker service ps --no-trunc --format '{{.CurrentState}}' %s_%s", project, service
+    ).splitlines()
+    return sum(1 for state in states if state.startswith("Failed"))
 
 
 def _status(
@@ -89,7 +115,8 @@ def _envelope(response: requests.Response) -> dict[str, Any]:
     content_type = response.headers.get("Content-Type", "")
     assert content_type.startswith("application/json"), f"{where} {content_type}: {response.text}"
     body = response.json()
-    assert set(body) == {"success", "data", "error"}, f"{where}: {body}"
+    # Errors add a machine-readable code (and a validation error its fields).
+    assert set(body) - {"code", "fields"} == {"success", "data", "error"}, f"{where}: {body}"
     return body
 
 
@@ -106,12 +133,12 @@ def _host_now(host: Any) -> str:
     return host.check_output("date -u +%Y-%m-%dT%H:%M:%S.%NZ")
 
 
-def _logged_statuses(host: Any, container_id: str, since: str) -> list[tuple[int, str]]:
-    """(status, line) of every request line the container logged since `since`.
+def _logged_statuses(host: Any, project: str, service: str, since: str) -> list[tuple[int, str]]:
+    """(status, line) of every request line the service's tasks logged since `since`.
 
     Nginx's access log and the apps' request log are JSON lines with an integer `status`.
     """
-    result = host.run("docker logs --since %s %s", since, container_id)
+    result = host.run("docker service logs --raw --since %s %s_%s", since, project, service)
     assert result.rc == 0, result.stderr
     statuses = []
     for line in (result.stdout + "\n" + result.stderr).splitlines():
@@ -128,14 +155,10 @@ def _logged_statuses(host: Any, container_id: str, since: str) -> list[tuple[int
 
 
 def _assert_no_500_logged(
-    host: Any,
-    containers: dict[str, dict[str, Any]],
-    since: str,
-    outage: str,
-    outage_seen: bool = True,
+    host: Any, project: str, since: str, outage: str, outage_seen: bool = True
 ) -> None:
     seen = {
-        service: _logged_statuses(host, containers[service]["Id"], since)
+        service: _logged_statuses(host, project, service, since)
         for service in ("nginx", "api", "frontend")
     }
     # The outage's own 503s prove the logs were read at all (an empty read would pass below).
@@ -151,19 +174,14 @@ def _assert_no_500_logged(
     assert errors == [], f"HTTP 500 answered while {outage} was stopped:\n" + "\n".join(errors)
 
 
-def _stop(host: Any, container_id: str) -> None:
-    # No --time: the container's own grace (Compose's stop_grace_period), as an operator gets.
-    host.check_output("docker stop %s", container_id)
-
-
-def _start(host: Any, container_id: str) -> None:
-    """`docker start`, what an operator does (a no-op when it runs already).
+def _scale(host: Any, project: str, service: str, replicas: int) -> None:
+    """`docker service scale`, what an operator does to take a service down and back.
 
     Called from teardowns: a failure here is reported but must not hide the test's own.
     """
-    result = host.run("docker start %s", container_id)
+    result = host.run("docker service scale --detach %s_%s=%s", project, service, str(replicas))
     if result.rc != 0:
-        warnings.warn(f"docker start {container_id} failed: {result.stderr}", stacklevel=2)
+        warnings.warn(f"scaling {service} to {replicas} failed: {result.stderr}", stacklevel=2)
 
 
 def _frontend_client(http: requests.Session) -> requests.Session:
@@ -180,16 +198,17 @@ def _frontend_client(http: requests.Session) -> requests.Session:
 
 
 @pytest.fixture(scope="module")
-def baseline(containers: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """Each service's container as converge left it, taken before anything is broken."""
-    assert set(containers) == set(SERVICES), sorted(containers)
-    return containers
+def baseline(host: Any, scenario: Scenario) -> dict[str, dict[str, Any]]:
+    """Each service's spec as converge left it, taken before anything is broken."""
+    specs = {service: service_spec(host, scenario.project, service) for service in SERVICES}
+    assert set(running_containers(host, scenario.project)) == set(SERVICES)
+    return specs
 
 
 @pytest.fixture(scope="module")
-def expected_restarts(baseline: dict[str, dict[str, Any]]) -> dict[str, int]:
-    """Restart counts the tests cause on purpose (the API crash); anything more is a crash."""
-    return {service: c["RestartCount"] for service, c in baseline.items()}
+def expected_failures(host: Any, scenario: Scenario) -> dict[str, int]:
+    """Failed tasks per service: those before the tests, plus the crashes the tests cause."""
+    return {service: _failed_tasks(host, scenario.project, service) for service in SERVICES}
 
 
 @pytest.fixture(scope="module")
@@ -211,33 +230,35 @@ def product(http: requests.Session, scenario: Scenario, admin_token: str) -> dic
     return _envelope(created)["data"]
 
 
-def _outage(
-    host: Any, baseline: dict[str, dict[str, Any]], broken: set[str], service: str
-) -> Iterator[str]:
-    """Stop service for one test class, then start it again whatever the tests did.
+def _outage(host: Any, scenario: Scenario, broken: set[str], service: str) -> Iterator[str]:
+    """Scale service to 0 for one test class, then back to 1 whatever the tests did.
 
-    Yields the host time just before the stop (for `docker logs --since`).
+    Yields the host time just before the scaling (for `docker service logs --since`).
     """
-    container_id = baseline[service]["Id"]
     since = _host_now(host)
     try:
-        _stop(host, container_id)
+        _scale(host, scenario.project, service, 0)
+        _wait(
+            f"{service} has no running task",
+            lambda: (
+                None if _task(host, scenario.project, service) is None else f"{service} still runs"
+            ),
+            OUTAGE_TIMEOUT,
+        )
         broken.add(service)
         yield since
     finally:
-        _start(host, container_id)
+        _scale(host, scenario.project, service, 1)
 
 
 @pytest.fixture(scope="class")
-def postgres_outage(
-    host: Any, baseline: dict[str, dict[str, Any]], broken: set[str]
-) -> Iterator[str]:
-    yield from _outage(host, baseline, broken, "postgres")
+def postgres_outage(host: Any, scenario: Scenario, broken: set[str]) -> Iterator[str]:
+    yield from _outage(host, scenario, broken, "postgres")
 
 
 @pytest.fixture(scope="class")
-def redis_outage(host: Any, baseline: dict[str, dict[str, Any]], broken: set[str]) -> Iterator[str]:
-    yield from _outage(host, baseline, broken, "redis")
+def redis_outage(host: Any, scenario: Scenario, broken: set[str]) -> Iterator[str]:
+    yield from _outage(host, scenario, broken, "redis")
 
 
 def _api_probes(
@@ -272,61 +293,64 @@ def test_stack_is_ready_before_anything_breaks(
     http: requests.Session,
     scenario: Scenario,
     baseline: dict[str, dict[str, Any]],
+    expected_failures: dict[str, int],
     product: dict[str, Any],
 ) -> None:
-    for service, container in baseline.items():
-        assert _running_healthy(host, container["Id"]) is None, (service, _describe(container))
+    for service in baseline:
+        assert _healthy_task(host, scenario.project, service) is None, service
     assert _status(http, 200, "GET", f"{scenario.base_url}/api/health/ready") is None
     assert _status(http, 200, "GET", f"{scenario.base_url}/") is None
 
 
-# --- The API crashes ----------------------------------------------------------------------
+# --- Tasks crash or are killed: the engine replaces them ----------------------------------
+
+
+def _back_in_service(http: requests.Session, scenario: Scenario, product: dict[str, Any]) -> None:
+    base = scenario.base_url
+    _wait(
+        "Nginx reaches the API again",
+        lambda: _status(http, 200, "GET", f"{base}/api/health/ready"),
+    )
+    _wait(
+        "the API serves data again",
+        lambda: _status(http, 200, "GET", f"{base}/api/products/{product['id']}"),
+    )
+    _wait("the frontend serves pages again", lambda: _status(http, 200, "GET", f"{base}/"))
 
 
 @pytest.mark.logs_from("api", "nginx", "frontend")
-def test_api_killed_with_sigkill_is_back_healthy(
+@pytest.mark.parametrize(
+    ("service", "how"),
+    [("api", "SIGKILL of its main process"), ("frontend", "docker kill")],
+    ids=["api-crash", "frontend-docker-kill"],
+)
+def test_killed_app_task_is_replaced_without_a_redeploy(
     host: Any,
     http: requests.Session,
     scenario: Scenario,
     baseline: dict[str, dict[str, Any]],
-    expected_restarts: dict[str, int],
+    expected_failures: dict[str, int],
     product: dict[str, Any],
+    service: str,
+    how: str,
 ) -> None:
-    api_id = baseline["api"]["Id"]
-    before = _inspect(host, api_id)
-    assert before["State"]["Running"], _describe(before)
-    try:
-        # SIGKILL to the container's main process from the host, like the OOM killer or a
-        # crash: the engine sees an unexpected exit. (`docker kill` would count as an operator's
-        # stop, which the unless-stopped policy deliberately does not undo.)
+    before = _task(host, scenario.project, service)
+    assert before is not None and before["State"]["Running"], service
+    version = service_spec(host, scenario.project, service)["Version"]
+    if how.startswith("SIGKILL"):
+        # From the host, like the OOM killer or a crash.
         host.check_output("kill -s KILL %s", str(before["State"]["Pid"]))
-        expected_restarts["api"] = before["RestartCount"] + 1
-
-        def restarted() -> str | None:
-            now = _inspect(host, api_id)
-            if now["RestartCount"] > before["RestartCount"] and now["State"]["Running"]:
-                return None
-            return _describe(now)
-
-        _wait("the restart policy restarts the killed api container", restarted)
-        _wait("the restarted api container is healthy", lambda: _running_healthy(host, api_id))
-        base = scenario.base_url
-        _wait(
-            "Nginx reaches the API again",
-            lambda: _status(http, 200, "GET", f"{base}/api/health/ready"),
-        )
-        _wait(
-            "the API serves data again",
-            lambda: _status(http, 200, "GET", f"{base}/api/products/{product['id']}"),
-        )
-        _wait("the frontend serves pages again", lambda: _status(http, 200, "GET", f"{base}/"))
-    finally:
-        _start(host, api_id)
-
-    after = _inspect(host, api_id)
-    assert after["RestartCount"] == before["RestartCount"] + 1, _describe(after)
-    assert after["State"]["StartedAt"] != before["State"]["StartedAt"], _describe(after)
-    assert after["State"]["Pid"] != before["State"]["Pid"], _describe(after)
+    else:
+        # What stops a Compose container for good: the swarm starts a new task anyway.
+        host.check_output("docker kill %s", before["Id"])
+    expected_failures[service] += 1
+    _wait(
+        f"the engine starts a new, healthy {service} task",
+        lambda: _healthy_task(host, scenario.project, service, not_id=before["Id"]),
+    )
+    _back_in_service(http, scenario, product)
+    # The engine replaced the task on its own: nobody updated the service.
+    assert service_spec(host, scenario.project, service)["Version"] == version
 
 
 # --- PostgreSQL stops ---------------------------------------------------------------------
@@ -399,9 +423,9 @@ class TestPostgresStopped:
         assert response.status_code == 200, response.text
 
     def test_no_500_anywhere_during_the_outage(
-        self, host: Any, containers: dict[str, dict[str, Any]], postgres_outage: str
+        self, host: Any, scenario: Scenario, postgres_outage: str
     ) -> None:
-        _assert_no_500_logged(host, containers, postgres_outage, "postgres")
+        _assert_no_500_logged(host, scenario.project, postgres_outage, "postgres")
 
 
 @pytest.mark.logs_from("api", "postgres", "nginx", "frontend")
@@ -409,7 +433,6 @@ def test_postgres_started_again_everything_recovers(
     host: Any,
     http: requests.Session,
     scenario: Scenario,
-    baseline: dict[str, dict[str, Any]],
     admin_token: str,
     product: dict[str, Any],
     broken: set[str],
@@ -417,9 +440,8 @@ def test_postgres_started_again_everything_recovers(
     if "postgres" not in broken:
         pytest.skip("PostgreSQL was not stopped (run the TestPostgresStopped tests first)")
     base = scenario.base_url
-    postgres_id = baseline["postgres"]["Id"]
-    _start(host, postgres_id)
-    _wait("PostgreSQL is healthy again", lambda: _running_healthy(host, postgres_id))
+    _scale(host, scenario.project, "postgres", 1)
+    _wait("PostgreSQL is healthy again", lambda: _healthy_task(host, scenario.project, "postgres"))
     _wait("readiness is 200 again", lambda: _status(http, 200, "GET", f"{base}/api/health/ready"))
     for name, request in _api_probes(scenario, product, admin_token).items():
         expected = 201 if request["method"] == "POST" else 200
@@ -527,25 +549,20 @@ class TestRedisStopped:
         assert body["error"] == "redis unavailable", body
 
     def test_no_500_anywhere_during_the_outage(
-        self, host: Any, containers: dict[str, dict[str, Any]], redis_outage: str
+        self, host: Any, scenario: Scenario, redis_outage: str
     ) -> None:
-        _assert_no_500_logged(host, containers, redis_outage, "redis")
+        _assert_no_500_logged(host, scenario.project, redis_outage, "redis")
 
 
 @pytest.mark.logs_from("api", "redis", "nginx", "frontend")
 def test_redis_started_again_everything_recovers(
-    host: Any,
-    http: requests.Session,
-    scenario: Scenario,
-    baseline: dict[str, dict[str, Any]],
-    broken: set[str],
+    host: Any, http: requests.Session, scenario: Scenario, broken: set[str]
 ) -> None:
     if "redis" not in broken:
         pytest.skip("Redis was not stopped (run the TestRedisStopped tests first)")
     base = scenario.base_url
-    redis_id = baseline["redis"]["Id"]
-    _start(host, redis_id)
-    _wait("Redis is healthy again", lambda: _running_healthy(host, redis_id))
+    _scale(host, scenario.project, "redis", 1)
+    _wait("Redis is healthy again", lambda: _healthy_task(host, scenario.project, "redis"))
     _wait(
         "API readiness is 200 again", lambda: _status(http, 200, "GET", f"{base}/api/health/ready")
     )
@@ -556,62 +573,63 @@ def test_redis_started_again_everything_recovers(
 
 
 @pytest.mark.logs_from("api", "redis", "nginx", "frontend")
-def test_redis_restart_keeps_frontend_sessions(
+def test_redis_docker_killed_is_replaced_and_keeps_frontend_sessions(
     host: Any,
     http: requests.Session,
     scenario: Scenario,
-    containers: dict[str, dict[str, Any]],
     baseline: dict[str, dict[str, Any]],
+    expected_failures: dict[str, int],
 ) -> None:
-    redis_id = baseline["redis"]["Id"]
     base = scenario.base_url
     browser = _frontend_client(http)
     _log_in_to_the_frontend(browser, scenario)
     assert _logged_in_page(browser, scenario) is None
+    before = _task(host, scenario.project, "redis")
+    assert before is not None
+    version = service_spec(host, scenario.project, "redis")["Version"]
     since = _host_now(host)
-    try:
-        host.check_output("docker restart %s", redis_id)
-        _wait("Redis is healthy again", lambda: _running_healthy(host, redis_id))
-        _wait(
-            "API readiness is 200 again",
-            lambda: _status(http, 200, "GET", f"{base}/api/health/ready"),
-        )
-        # Redis keeps its data on its volume (append-only file): the session outlives it.
-        _wait("the logged-in session works again", lambda: _logged_in_page(browser, scenario))
-    finally:
-        _start(host, redis_id)
-    _assert_no_500_logged(host, containers, since, "redis", outage_seen=False)
+    host.check_output("docker kill %s", before["Id"])
+    expected_failures["redis"] += 1
+    _wait(
+        "the engine starts a new, healthy Redis task",
+        lambda: _healthy_task(host, scenario.project, "redis", not_id=before["Id"]),
+    )
+    _wait(
+        "API readiness is 200 again",
+        lambda: _status(http, 200, "GET", f"{base}/api/health/ready"),
+    )
+    # Redis keeps its data on its volume (append-only file): the session outlives the task.
+    _wait("the logged-in session works again", lambda: _logged_in_page(browser, scenario))
+    assert service_spec(host, scenario.project, "redis")["Version"] == version
+    _assert_no_500_logged(host, scenario.project, since, "redis", outage_seen=False)
 
 
 # --- After everything: healed in place, not redeployed ------------------------------------
 
 
-def test_no_container_was_recreated(
-    host: Any, scenario: Scenario, baseline: dict[str, dict[str, Any]]
+@pytest.mark.parametrize("service", SERVICES)
+def test_service_runs_the_release_converge_deployed(
+    host: Any, scenario: Scenario, baseline: dict[str, dict[str, Any]], service: str
 ) -> None:
-    ids = host.check_output(
-        "docker ps --all --quiet --no-trunc --filter label=com.docker.compose.project=%s",
-        scenario.project,
-    ).split()
-    now = {_inspect(host, i)["Config"]["Labels"]["com.docker.compose.service"]: i for i in ids}
-    assert now == {service: c["Id"] for service, c in baseline.items()}
+    now = service_spec(host, scenario.project, service)["Spec"]
+    then = baseline[service]["Spec"]
+    assert now["Labels"] == then["Labels"], "another release was deployed"
+    assert now["TaskTemplate"] == then["TaskTemplate"], "the task definition changed"
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_container_is_running_and_healthy_at_the_end(
-    host: Any, baseline: dict[str, dict[str, Any]], service: str
+def test_task_is_running_and_healthy_at_the_end(
+    host: Any, scenario: Scenario, service: str
 ) -> None:
-    container_id = baseline[service]["Id"]
-    _wait(f"{service} is running and healthy", lambda: _running_healthy(host, container_id))
+    _wait(
+        f"{service} is running and healthy",
+        lambda: _healthy_task(host, scenario.project, service),
+    )
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_restarts_are_only_the_api_crash(
-    host: Any,
-    baseline: dict[str, dict[str, Any]],
-    expected_restarts: dict[str, int],
-    service: str,
+def test_failed_tasks_are_only_the_kills(
+    host: Any, scenario: Scenario, expected_failures: dict[str, int], service: str
 ) -> None:
-    # Stops and starts by hand do not count; a crash loop during an outage would.
-    container = _inspect(host, baseline[service]["Id"])
-    assert container["RestartCount"] == expected_restarts[service], _describe(container)
+    # Scaling down and up does not count; a crash loop during an outage would.
+    assert _failed_tasks(host, scenario.project, service) == expected_failures[service]

@@ -289,24 +289,22 @@ def describe_database(pg: Postgres, database: str, checksums: bool) -> dict[str,
 
 
 def find_container(cfg: dict[str, Any], service: str) -> str:
-    """Return the id of the running container of a Compose service of the stack."""
+    """Return the id of the running task container of a service of the stack on this host."""
     out = run(
         [
             cfg["docker"],
             "ps",
             "-q",
             "--filter",
-            f"label=com.docker.compose.project={cfg['stack']}",
-            "--filter",
-            f"label=com.docker.compose.service={service}",
+            f"label=com.docker.swarm.service.name={cfg['stack']}_{service}",
             "--filter",
             "status=running",
         ]
     ).stdout.split()
     if len(out) != 1:
         raise BackupError(
-            f"expected one running '{service}' container in Compose project "
-            f"'{cfg['stack']}', found {len(out)}"
+            f"expected one running '{service}' task of the stack '{cfg['stack']}' on this "
+            f"host, found {len(out)}"
         )
     return out[0]
 

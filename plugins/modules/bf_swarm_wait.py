@@ -1,0 +1,156 @@
+#!/usr/bin/python
+"""Ansible module: wait until the services of a stack run the release that was deployed."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: bf_swarm_wait
+short_description: Wait, with a bound, until a stack's services converge on their release
+description:
+  - Polls the swarm until every named service runs its desired number of tasks, each of the
+    release the deploy asked for (the C(io.backend-framework.release) label), with no update in
+    progress. A task counts as running only once its healthcheck passes.
+  - Fails at once when the engine rolled a service back (its update failed), and after
+    O(timeout) seconds otherwise, naming each service that is not there yet, its task errors and
+    the last log lines of its tasks.
+  - Run it on a swarm manager. It changes nothing.
+options:
+  stack:
+    description: The stack name (C(docker stack deploy)'s).
+    type: str
+    required: true
+  releases:
+    description: Release per service (short name, without the stack prefix) to wait for.
+    type: dict
+    required: true
+  timeout:
+    description: Seconds to wait before failing.
+    type: int
+    default: 300
+  interval:
+    description: Seconds between two polls.
+    type: int
+    default: 2
+  log_lines:
+    description: Log lines of each stuck service shown when it fails.
+    type: int
+    default: 30
+  report_only:
+    description: Only report the state of each service now (its C(release) is the one its spec
+      names); never wait, never fail.
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - community.docker.docker.api_documentation
+"""
+
+RETURN = r"""
+releases:
+  description: The release each service's spec names now (None for a missing service).
+  returned: success
+  type: dict
+services:
+  description: The last summary of each service (state, running, desired, release, update).
+  returned: always
+  type: list
+  elements: dict
+"""
+
+import time  # noqa: E402
+
+from ansible.module_utils.bf_swarm import (  # noqa: E402
+    api_filters,
+    demux_logs,
+    describe,
+    service_state,
+)
+from ansible_collections.community.docker.plugins.module_utils._api.errors import (  # noqa: E402
+    APIError,
+    NotFound,
+)
+from ansible_collections.community.docker.plugins.module_utils.common_api import (  # noqa: E402
+    AnsibleDockerClient,
+)
+
+
+def _logs(client: AnsibleDockerClient, service: str, lines: int) -> str:
+    try:
+        raw = client.get_binary(
+            "/services/{0}/logs", service, params={"stdout": 1, "stderr": 1, "tail": lines}
+        )
+    except (APIError, NotFound) as exc:
+        return f"(no logs: {exc})"
+    return demux_logs(raw)
+
+
+def _poll(client: AnsibleDockerClient, stack: str, releases: dict[str, str]) -> list[dict]:
+    states = []
+    for short, release in sorted(releases.items()):
+        name = f"{stack}_{short}"
+        try:
+            service = client.get_json("/services/{0}", name)
+        except NotFound:
+            states.append(
+                {
+                    "name": name,
+                    "state": "pending",
+                    "running": 0,
+                    "desired": 1,
+                    "release": None,
+                    "update": "",
+                    "message": "the service does not exist",
+                    "errors": [],
+                }
+            )
+            continue
+        tasks = client.get_json("/tasks", params={"filters": api_filters(service=[service["ID"]])})
+        states.append(service_state(service, tasks, release))
+    return states
+
+
+def main() -> None:
+    """Run the module."""
+    client = AnsibleDockerClient(
+        argument_spec={
+            "stack": {"type": "str", "required": True},
+            "releases": {"type": "dict", "required": True},
+            "timeout": {"type": "int", "default": 300},
+            "interval": {"type": "int", "default": 2},
+            "log_lines": {"type": "int", "default": 30},
+            "report_only": {"type": "bool", "default": False},
+        },
+        supports_check_mode=True,
+    )
+    params = client.module.params
+    deadline = time.monotonic() + params["timeout"]
+    try:
+        while True:
+            states = _poll(client, params["stack"], params["releases"])
+            failed = [s for s in states if s["state"] == "failed"]
+            done = all(s["state"] == "converged" for s in states)
+            if params["report_only"] or done or failed or time.monotonic() >= deadline:
+                break
+            time.sleep(params["interval"])
+    except APIError as exc:
+        client.fail(f"Cannot read the services of {params['stack']}: {exc}")
+    if done or params["report_only"]:
+        client.module.exit_json(
+            changed=False,
+            services=states,
+            releases={s["name"][len(params["stack"]) + 1 :]: s["release"] for s in states},
+        )
+    stuck = failed or [s for s in states if s["state"] != "converged"]
+    logs = "\n".join(
+        f"--- last {params['log_lines']} log lines of {s['name']}:\n"
+        + _logs(client, s["name"], params["log_lines"])
+        for s in stuck
+    )
+    why = "rolled back" if failed else f"not converged after {params['timeout']}s"
+    client.fail(
+        f"The stack {params['stack']} is {why}:\n{describe(stuck)}\n{logs}",
+        services=states,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,246 @@
+"""The stack model and the stack file rendered from it (plugins/filter/bf_stack.py)."""
+
+from __future__ import annotations
+
+from types import ModuleType
+from typing import Any
+
+import pytest
+from model_helpers import settings
+
+GROUPS = {
+    "nginx": "bf_edge",
+    "postgres": "bf_db_primary",
+    "redis": "bf_cache",
+    "pgadmin": "bf_admin",
+}
+IMAGES = {
+    name: f"bf/{name}:abc" for name in ("api", "frontend", "nginx", "postgres", "redis", "pgadmin")
+}
+
+
+def _names(model: dict[str, Any], kind: str) -> dict[str, str]:
+    return {name: f"shop_{name}_v1" for name in model[kind]}
+
+
+@pytest.fixture(scope="module")
+def model(bf_stack: ModuleType, manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    return bf_stack.bf_stack_model(manifests, settings())
+
+
+@pytest.fixture(scope="module")
+def compose(bf_stack: ModuleType, model: dict[str, Any]) -> dict[str, Any]:
+    return bf_stack.bf_stack_compose(
+        model, IMAGES, _names(model, "secrets"), _names(model, "configs")
+    )
+
+
+def test_every_service_has_the_same_shape(model: dict[str, Any]) -> None:
+    assert set(model["services"]) == {"api", "frontend", "nginx", "postgres", "redis", "pgadmin"}
+    shapes = {name: set(service) for name, service in model["services"].items()}
+    assert len({frozenset(keys) for keys in shapes.values()}) == 1, shapes
+    assert model["apps"] == ["api", "frontend"]
+    assert model["backing"] == ["postgres", "redis"]
+    assert model["manager"] == "m1"
+
+
+def test_placement_follows_the_inventory_groups(model: dict[str, Any]) -> None:
+    services = model["services"]
+    assert services["api"]["hosts"] == ["m1", "w1"]
+    assert services["api"]["replicas"] == 2  # one per bf_app host
+    assert services["nginx"]["mode"] == "global"
+    assert services["postgres"]["hosts"] == ["w2"] and services["postgres"]["stateful"]
+    assert model["hosts"] == {
+        "m1": ["api", "frontend", "nginx"],
+        "w1": ["api", "frontend"],
+        "w2": ["pgadmin", "postgres", "redis"],
+    }
+
+
+def test_replicas_come_from_the_inventory_then_the_manifest(
+    bf_stack: ModuleType, manifests: list[dict[str, Any]]
+) -> None:
+    edited = [dict(m, data=dict(m["data"], replicas=3)) for m in manifests]
+    model = bf_stack.bf_stack_model(edited, settings(replicas={"frontend": 5}))
+    assert model["services"]["api"]["replicas"] == 3
+    assert model["services"]["frontend"]["replicas"] == 5
+
+
+def test_app_environment_names_files_not_secrets(model: dict[str, Any]) -> None:
+    api = model["services"]["api"]["environment"]
+    assert api["POSTGRES_HOST"] == "postgres" and api["POSTGRES_DB"] == "backend_db"
+    assert api["REDIS_URL"] == "redis://redis:6379/0"
+    assert api["POSTGRES_PASSWORD_FILE"] == "/run/secrets/postgres_password"
+    frontend = model["services"]["frontend"]["environment"]
+    assert frontend["API_URL"] == "http://api:8081"
+    assert frontend["REDIS_URL"] == "redis://redis:6379/1"
+    pgadmin = model["services"]["pgadmin"]["environment"]
+    assert pgadmin["PGADMIN_DEFAULT_PASSWORD_FILE"] == "/run/secrets/pgadmin_password"
+
+
+def test_uwsgi_options_merge_defaults_and_manifest(model: dict[str, Any]) -> None:
+    api = model["services"]["api"]["app"]["uwsgi"]
+    assert api["module"] == "api.wsgi:app" and api["socket"] == ":8080"
+    assert api["harakiri"] == 30  # the manifest's uwsgi: wins over the role default
+    assert api["processes"] == 2 and api["threads"] == 4
+    assert model["services"]["api"]["sysctls"] == {"net.core.somaxconn": "1024"}
+
+
+def test_stack_file_is_swarm_only(compose: dict[str, Any]) -> None:
+    assert compose["version"] == "3.8"
+    for name, service in compose["services"].items():
+        assert service["deploy"]["endpoint_mode"] == "dnsrr", name
+        assert service["deploy"]["restart_policy"]["condition"] == "any", name
+        assert service["cap_drop"] == ["ALL"] and service["read_only"] is True, name
+        assert service["init"] is True, name
+        for key in ("depends_on", "restart", "group_add", "security_opt", "mem_limit"):
+            assert key not in service, (name, key)
+        group = GROUPS.get(name, "bf_app")
+        assert service["deploy"]["placement"]["constraints"] == [f"node.labels.{group} == true"]
+    assert compose["networks"]["backend"]["internal"] is True
+
+
+def test_only_the_edge_and_pgadmin_publish_in_host_mode(compose: dict[str, Any]) -> None:
+    published = {name: s.get("ports", []) for name, s in compose["services"].items()}
+    assert [p["published"] for p in published["nginx"]] == [80, 443]
+    assert [p["published"] for p in published["pgadmin"]] == [5050]
+    assert all(p["mode"] == "host" for ports in published.values() for p in ports)
+    assert {n for n, ports in published.items() if ports} == {"nginx", "pgadmin"}
+
+
+def test_pgadmin_unexposed_publishes_nothing(
+    bf_stack: ModuleType, manifests: list[dict[str, Any]]
+) -> None:
+    model = bf_stack.bf_stack_model(manifests, settings(pgadmin_expose=False))
+    assert model["services"]["pgadmin"]["ports"] == []
+    assert model["services"]["pgadmin"]["networks"] == ["backend"]
+    assert "admin" not in model["networks"]
+
+
+def test_update_order_start_first_only_where_it_cannot_deadlock(compose: dict[str, Any]) -> None:
+    orders = {n: s["deploy"]["update_config"]["order"] for n, s in compose["services"].items()}
+    assert orders == {
+        "api": "start-first",
+        "frontend": "start-first",
+        "nginx": "stop-first",
+        "postgres": "stop-first",
+        "redis": "stop-first",
+        "pgadmin": "stop-first",
+    }
+
+
+def test_secrets_are_external_versions_owned_by_the_service_user(compose: dict[str, Any]) -> None:
+    assert compose["secrets"]["postgres_password"] == {
+        "external": True,
+        "name": "shop_postgres_password_v1",
+    }
+    api = {s["source"]: s for s in compose["services"]["api"]["secrets"]}
+    assert api["postgres_password"]["uid"] == "10001" and api["postgres_password"]["mode"] == 0o400
+    postgres = compose["services"]["postgres"]["secrets"]
+    assert [(s["uid"], s["mode"]) for s in postgres] == [("999", 0o400)]
+
+
+def test_edge_binds_its_files_and_the_static_dirs(compose: dict[str, Any]) -> None:
+    binds = {
+        v["target"]: v["source"]
+        for v in compose["services"]["nginx"]["volumes"]
+        if v["type"] == "bind"
+    }
+    assert binds == {
+        "/etc/nginx/nginx.conf": "/opt/bf/config/nginx/nginx.conf",
+        "/etc/nginx/tls": "/opt/bf/config/nginx/tls",
+        "/srv/maintenance": "/opt/bf/maintenance",
+        "/srv/static/frontend": "/opt/bf/static/frontend",
+    }
+
+
+def test_release_changes_with_the_service_only(
+    bf_stack: ModuleType, model: dict[str, Any], compose: dict[str, Any]
+) -> None:
+    releases = bf_stack.bf_stack_releases(compose)
+    assert set(releases) == set(compose["services"]) and all(
+        len(r) == 12 for r in releases.values()
+    )
+    rotated = dict(_names(model, "secrets"), redis_password="shop_redis_password_v2")
+    again = bf_stack.bf_stack_releases(
+        bf_stack.bf_stack_compose(model, IMAGES, rotated, _names(model, "configs"))
+    )
+    # A rotated secret rolls exactly the services that use it.
+    changed = {name for name in releases if releases[name] != again[name]}
+    assert changed == {"api", "frontend", "redis"}
+
+
+def test_overrides_merge_into_a_service(
+    bf_stack: ModuleType, manifests: list[dict[str, Any]], model: dict[str, Any]
+) -> None:
+    custom = bf_stack.bf_stack_model(
+        manifests, settings(overrides={"pgadmin": {"read_only": False, "deploy": {"replicas": 0}}})
+    )
+    rendered = bf_stack.bf_stack_compose(
+        custom, IMAGES, _names(custom, "secrets"), _names(custom, "configs")
+    )["services"]["pgadmin"]
+    assert rendered["read_only"] is False
+    assert rendered["deploy"]["replicas"] == 0
+    assert rendered["deploy"]["endpoint_mode"] == "dnsrr"  # the rest of deploy stays
+
+
+def test_a_subset_keeps_only_its_networks_and_secrets(
+    bf_stack: ModuleType, model: dict[str, Any]
+) -> None:
+    subset = bf_stack.bf_stack_compose(
+        model, IMAGES, _names(model, "secrets"), _names(model, "configs"), ["postgres", "redis"]
+    )
+    assert set(subset["services"]) == {"postgres", "redis"}
+    assert set(subset["networks"]) == {"backend"}
+    assert set(subset["secrets"]) == {"postgres_password", "redis_password"}
+    assert "configs" not in subset
+
+
+@pytest.mark.parametrize("missing", ["image", "secret", "config"])
+def test_compose_refuses_what_it_cannot_name(
+    bf_stack: ModuleType, model: dict[str, Any], missing: str
+) -> None:
+    images, secrets, configs = dict(IMAGES), _names(model, "secrets"), _names(model, "configs")
+    {"image": images, "secret": secrets, "config": configs}[missing].pop(
+        {"image": "api", "secret": "secret_key", "config": "uwsgi_api"}[missing]
+    )
+    with pytest.raises(Exception, match="api|secret_key|uwsgi_api"):
+        bf_stack.bf_stack_compose(model, images, secrets, configs)
+
+
+def test_bad_size_is_refused(bf_stack: ModuleType, manifests: list[dict[str, Any]]) -> None:
+    with pytest.raises(Exception, match="not a size"):
+        bf_stack.bf_stack_model(manifests, settings(mem_limits={"api": "lots"}))
+
+
+def test_job_spec_borrows_the_service_and_runs_once(
+    bf_stack: ModuleType, compose: dict[str, Any]
+) -> None:
+    spec = bf_stack.bf_stack_job_spec(
+        compose,
+        "api",
+        "shop",
+        ["flask", "db", "upgrade"],
+        "shop_job_migrate_api",
+        ["backend"],
+        {"LOG_LEVEL": "INFO"},
+    )
+    container = spec["TaskTemplate"]["ContainerSpec"]
+    assert container["Image"] == "bf/api:abc"
+    assert container["Command"] == ["flask", "db", "upgrade"]
+    assert "LOG_LEVEL=INFO" in container["Env"]
+    assert "POSTGRES_PASSWORD_FILE=/run/secrets/postgres_password" in container["Env"]
+    assert {s["SecretName"] for s in container["Secrets"]} >= {"shop_postgres_password_v1"}
+    assert container["Healthcheck"] == {"Test": ["NONE"]}
+    assert spec["TaskTemplate"]["RestartPolicy"] == {"Condition": "none"}
+    # Only the networks asked for: the edge network may not exist yet on a first deploy.
+    assert spec["TaskTemplate"]["Networks"] == [{"Target": "shop_backend"}]
+    assert spec["TaskTemplate"]["Placement"]["Constraints"] == ["node.labels.bf_app == true"]
+    assert spec["Mode"] == {"Replicated": {"Replicas": 1}}
+
+
+def test_job_spec_of_an_unknown_service_is_refused(
+    bf_stack: ModuleType, compose: dict[str, Any]
+) -> None:
+    with pytest.raises(Exception, match="no service reports"):
+        bf_stack.bf_stack_job_spec(compose, "reports", "shop", ["true"], "shop_job")
