@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -66,6 +67,7 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
+    _register_release(app)
     db.init_app(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     jwt.init_app(app)
@@ -93,3 +95,18 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
 
     register_cli(app)
     return app
+
+
+def _register_release(app: Flask) -> None:
+    """Name the release that answers: BF_RELEASE (the deploy sets it), "dev" when unset.
+
+    Every response carries it in X-Release, so a client (and the deploy tests) can tell which
+    release served it while a rolling update runs.
+    """
+    release = os.environ.get("BF_RELEASE", "dev")
+    app.config["RELEASE"] = release
+
+    @app.after_request
+    def _release_header(response):  # noqa: ANN001, ANN202 - Flask hook signature
+        response.headers["X-Release"] = release
+        return response

@@ -208,6 +208,7 @@ class HealthSchema(ma.Schema):
     """Liveness/readiness payload."""
 
     status = ma.fields.String()
+    release = ma.fields.String(metadata={"description": "The release answering (BF_RELEASE)"})
     checks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(CheckSchema))
 
 

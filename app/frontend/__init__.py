@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import re
 import time
 import uuid
@@ -103,6 +104,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     # browser sent is the host; X-Forwarded-Host/Port would be whatever the client wrote.
     app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0, x_port=0)  # type: ignore[method-assign]
 
+    _register_release(app)
     redis_client = build_redis_client(app.config["REDIS_URL"], app.config["REDIS_PASSWORD"])
     app.extensions["redis"] = redis_client
     app.config.update(
@@ -183,3 +185,18 @@ def _register_request_hooks(app: Flask) -> None:
             return get_flashed_messages(with_categories=True)
         except Exception:  # noqa: BLE001
             return []
+
+
+def _register_release(app: Flask) -> None:
+    """Name the release that answers: BF_RELEASE (the deploy sets it), "dev" when unset.
+
+    Every response carries it in X-Release, so a client (and the deploy tests) can tell which
+    release served it while a rolling update runs.
+    """
+    release = os.environ.get("BF_RELEASE", "dev")
+    app.config["RELEASE"] = release
+
+    @app.after_request
+    def _release_header(response):  # noqa: ANN001, ANN202 - Flask hook signature
+        response.headers["X-Release"] = release
+        return response

@@ -25,8 +25,8 @@ def _envelope(data: Any, error: str | None, status: int) -> Any:
 
 @bp.get("/live")
 def live() -> Any:
-    """The process answers; touches neither the API nor Redis."""
-    return _envelope({"status": "ok"}, None, 200)
+    """The process answers, naming its release; touches neither the API nor Redis."""
+    return _envelope({"status": "ok", "release": current_app.config["RELEASE"]}, None, 200)
 
 
 def _check_api() -> dict[str, Any]:

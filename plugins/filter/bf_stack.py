@@ -120,6 +120,9 @@ def _uwsgi_options(app: dict[str, Any], settings: dict[str, Any]) -> dict[str, A
         "lazy-apps": True,
         "need-app": True,
         "die-on-term": True,
+        # SIGTERM (from bf-drain, after its wait) stops accepting and lets the requests in flight
+        # finish; uWSGI's own SIGTERM handling would drop them.
+        "hook-master-start": "unix_signal:15 gracefully_kill_them_all",
         "harakiri": int(tune["harakiri"]),
         "max-requests": int(tune["max_requests"]),
         "buffer-size": int(tune["buffer_size"]),
@@ -186,6 +189,8 @@ def _app_service(
     env = _app_environment(app, apps, settings)
     env.update({ref["env"]: ref["path"] for ref in secrets})
     uwsgi = _uwsgi_options(app, settings)
+    drain = int(settings["app_drain_seconds"])
+    env["BF_DRAIN_SECONDS"] = str(drain)
     replicas = settings["replicas"].get(app["name"], app.get("replicas", max(1, len(hosts))))
     return {
         "name": app["name"],
@@ -195,7 +200,8 @@ def _app_service(
         "mode": "replicated",
         "replicas": int(replicas),
         "image": app["name"],
-        "command": ["uwsgi", "--ini", mounts["uwsgi_ini"]],
+        # bf-drain (in the python base image) keeps a stopping task serving for the drain time.
+        "command": ["bf-drain", "uwsgi", "--ini", mounts["uwsgi_ini"]],
         "uid": uid,
         "networks": ["edge"] + (["backend"] if backing_needs else []),
         "ports": [],
@@ -208,7 +214,8 @@ def _app_service(
         "cap_add": [],
         # The listen backlog uWSGI asks for is a per-network-namespace kernel limit.
         "sysctls": {"net.core.somaxconn": str(uwsgi["listen"])},
-        "stop_grace_period": settings["app_stop_grace_period"],
+        # The drain, then the longest request harakiri allows, then a margin for the exit.
+        "stop_grace_period": f"{drain + int(uwsgi['harakiri']) + 5}s",
         "healthcheck": _healthcheck(
             [
                 "CMD",
@@ -349,7 +356,7 @@ def bf_stack_model(manifests: list[dict[str, Any]], settings: dict[str, Any]) ->
         "admin_email",
         "postgres_db",
         "postgres_user",
-        "app_stop_grace_period",
+        "app_drain_seconds",
         "paths",
     )
     apps = {m["data"]["name"]: m["data"] for m in manifests}
@@ -397,6 +404,8 @@ def bf_stack_model(manifests: list[dict[str, Any]], settings: dict[str, Any]) ->
             },
         },
         "overrides": copy.deepcopy(settings.get("overrides") or {}),
+        # How long the edge caches a service's addresses (the nginx resolver's valid=).
+        "dns_valid_seconds": int(settings.get("dns_valid_seconds", 5)),
         "mounts": dict(settings["mounts"]),
         "paths": dict(settings["paths"]),
     }
@@ -483,6 +492,12 @@ def _compose_service(
     release = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
     rendered["labels"] = {RELEASE_LABEL: release}
     rendered["deploy"]["labels"] = {RELEASE_LABEL: release}
+    if service["kind"] == "app":
+        # Added after the hash (it is the hash): the app names its release in /health/live and
+        # in an X-Release header, so a client sees which release answered.
+        rendered["environment"] = dict(
+            sorted({**rendered["environment"], "BF_RELEASE": release}.items())
+        )
     return rendered
 
 

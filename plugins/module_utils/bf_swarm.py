@@ -56,6 +56,23 @@ def task_release(task: dict[str, Any]) -> str | None:
     return labels.get(RELEASE_LABEL)
 
 
+def failed_task(tasks: list[dict[str, Any]], release: str | None) -> dict[str, Any] | None:
+    """The newest task of ``release`` that did not run to the end, or None.
+
+    Its own logs say why a release was rolled back; the service's logs mix in the old tasks,
+    which kept serving (and logging) meanwhile.
+    """
+    mine = [
+        t
+        for t in tasks
+        if (release is None or task_release(t) == release)
+        and t.get("Status", {}).get("State") in ("failed", "rejected", "shutdown", "complete")
+    ]
+    if not mine:
+        return None
+    return max(mine, key=lambda t: t.get("Status", {}).get("Timestamp", ""))
+
+
 def service_state(
     service: dict[str, Any], tasks: list[dict[str, Any]], release: str | None
 ) -> dict[str, Any]:
@@ -67,7 +84,7 @@ def service_state(
         release: The release this deploy asked for (None: any).
 
     Returns:
-        ``{"name", "state": converged|pending|failed, "running", "desired", "release",
+        ``{"name", "state": converged|pending|rolling_back|failed, "running", "desired", "release",
         "update", "message", "errors"}``.
     """
     spec = service.get("Spec", {})
@@ -104,6 +121,10 @@ def service_state(
     if release is not None and current != release:
         rolled_back = update_state.startswith("rollback")
         summary["state"] = "failed" if rolled_back else "pending"
+        if update_state == "rollback_started":
+            # Still putting the old tasks back: wait for it, so that a failed deploy returns
+            # with the previous release serving again, not half-way.
+            summary["state"] = "rolling_back"
         if rolled_back:
             summary["message"] = (
                 f"the engine rolled {name} back from release {release} to {current}: "

@@ -62,6 +62,7 @@ from ansible.module_utils.bf_swarm import (  # noqa: E402
     api_filters,
     demux_logs,
     describe,
+    failed_task,
     service_state,
 )
 from ansible_collections.community.docker.plugins.module_utils._api.errors import (  # noqa: E402
@@ -77,6 +78,16 @@ def _logs(client: AnsibleDockerClient, service: str, lines: int) -> str:
     try:
         raw = client.get_binary(
             "/services/{0}/logs", service, params={"stdout": 1, "stderr": 1, "tail": lines}
+        )
+    except (APIError, NotFound) as exc:
+        return f"(no logs: {exc})"
+    return demux_logs(raw)
+
+
+def _task_logs(client: AnsibleDockerClient, task: dict, lines: int) -> str:
+    try:
+        raw = client.get_binary(
+            "/tasks/{0}/logs", task["ID"], params={"stdout": 1, "stderr": 1, "tail": lines}
         )
     except (APIError, NotFound) as exc:
         return f"(no logs: {exc})"
@@ -104,7 +115,10 @@ def _poll(client: AnsibleDockerClient, stack: str, releases: dict[str, str]) -> 
             )
             continue
         tasks = client.get_json("/tasks", params={"filters": api_filters(service=[service["ID"]])})
-        states.append(service_state(service, tasks, release))
+        state = service_state(service, tasks, release)
+        # Kept out of the returned facts: only the failure message reads it.
+        state["_failed_task"] = failed_task(tasks, release)
+        states.append(state)
     return states
 
 
@@ -133,19 +147,35 @@ def main() -> None:
             time.sleep(params["interval"])
     except APIError as exc:
         client.fail(f"Cannot read the services of {params['stack']}: {exc}")
+    failed_tasks = {s["name"]: s.pop("_failed_task", None) for s in states}
     if done or params["report_only"]:
         client.module.exit_json(
             changed=False,
             services=states,
             releases={s["name"][len(params["stack"]) + 1 :]: s["release"] for s in states},
         )
+    rolled = [s for s in states if s["state"] == "rolling_back"]
     stuck = failed or [s for s in states if s["state"] != "converged"]
-    logs = "\n".join(
-        f"--- last {params['log_lines']} log lines of {s['name']}:\n"
-        + _logs(client, s["name"], params["log_lines"])
-        for s in stuck
-    )
-    why = "rolled back" if failed else f"not converged after {params['timeout']}s"
+    sections = []
+    for s in stuck:
+        task = failed_tasks.get(s["name"])
+        if task is not None:
+            sections.append(
+                f"--- last {params['log_lines']} log lines of the failed task {task['ID'][:12]} "
+                f"of {s['name']}:\n" + _task_logs(client, task, params["log_lines"])
+            )
+        else:
+            sections.append(
+                f"--- last {params['log_lines']} log lines of {s['name']}:\n"
+                + _logs(client, s["name"], params["log_lines"])
+            )
+    logs = "\n".join(sections)
+    if failed:
+        why = "rolled back"
+    elif rolled:
+        why = f"rolling back, not done after {params['timeout']}s"
+    else:
+        why = f"not converged after {params['timeout']}s"
     client.fail(
         f"The stack {params['stack']} is {why}:\n{describe(stuck)}\n{logs}",
         services=states,

@@ -29,6 +29,7 @@ def load_plugin(relative: str, name: str) -> ModuleType:
 
 # The swarm modules import their helpers as Ansible ships them: ansible.module_utils.bf_swarm.
 swarm_utils = load_plugin("module_utils/bf_swarm.py", "ansible.module_utils.bf_swarm")
+releases_utils = load_plugin("module_utils/bf_releases.py", "ansible.module_utils.bf_releases")
 
 
 def _role_yaml(role: str, rel: str) -> Any:
@@ -102,7 +103,8 @@ def settings(**over: Any) -> dict[str, Any]:
             "buffer_size": 8192,
             "listen": 1024,
         },
-        "app_stop_grace_period": "30s",
+        "app_drain_seconds": 8,
+        "dns_valid_seconds": 5,
         "update": {
             "app": defaults["bf_stack_app_update"],
             "stateful": defaults["bf_stack_stateful_update"],

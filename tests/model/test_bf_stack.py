@@ -244,3 +244,27 @@ def test_job_spec_of_an_unknown_service_is_refused(
 ) -> None:
     with pytest.raises(Exception, match="no service reports"):
         bf_stack.bf_stack_job_spec(compose, "reports", "shop", ["true"], "shop_job")
+
+
+def test_a_stopping_app_task_drains_then_finishes_its_requests(
+    model: dict[str, Any], compose: dict[str, Any]
+) -> None:
+    for name in ("api", "frontend"):
+        service = compose["services"][name]
+        uwsgi = model["services"][name]["app"]["uwsgi"]
+        assert service["command"][0] == "bf-drain"
+        assert service["environment"]["BF_DRAIN_SECONDS"] == "8"
+        # SIGTERM reaches uWSGI only after the drain, and then must not drop requests in flight.
+        assert uwsgi["hook-master-start"] == "unix_signal:15 gracefully_kill_them_all"
+        # The grace period covers the drain and the longest request uWSGI lets run.
+        assert service["stop_grace_period"] == f"{8 + int(uwsgi['harakiri']) + 5}s"
+    # The drain outlasts the edge's DNS cache (plus the engine's own 2 s before SIGTERM).
+    assert 8 > model["dns_valid_seconds"]
+
+
+def test_each_app_task_knows_its_release(bf_stack: ModuleType, compose: dict[str, Any]) -> None:
+    releases = bf_stack.bf_stack_releases(compose)
+    for name in ("api", "frontend"):
+        assert compose["services"][name]["environment"]["BF_RELEASE"] == releases[name]
+    # The backing services do not serve HTTP: nothing to name.
+    assert "BF_RELEASE" not in compose["services"]["postgres"].get("environment", {})

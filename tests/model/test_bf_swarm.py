@@ -50,6 +50,21 @@ def test_failed_when_the_engine_rolled_back(bf_swarm: ModuleType) -> None:
     assert "task: non-zero exit (3)" in bf_swarm.describe([state])
 
 
+def test_rolling_back_is_waited_for(bf_swarm: ModuleType) -> None:
+    tasks = [_task("old", "running"), _task("new", "failed", "shutdown", "task: non-zero exit (3)")]
+    state = bf_swarm.service_state(_service("old", update="rollback_started"), tasks, "new")
+    assert state["state"] == "rolling_back"
+
+
+def test_the_failed_task_is_the_newest_of_the_release(bf_swarm: ModuleType) -> None:
+    older = _task("new", "failed", "shutdown", "first")
+    newer = _task("new", "failed", "shutdown", "second")
+    newer["Status"]["Timestamp"] = "2026-12-03T10:00:09Z"
+    tasks = [_task("old", "running"), older, newer, _task("old", "shutdown", "shutdown")]
+    assert bf_swarm.failed_task(tasks, "new") is newer
+    assert bf_swarm.failed_task([_task("old", "running")], "new") is None
+
+
 def test_global_services_want_one_task_per_eligible_node(bf_swarm: ModuleType) -> None:
     tasks = [_task("r", "running"), _task("r", "pending", err="no suitable node")]
     state = bf_swarm.service_state(_service("r", replicas=None), tasks, "r")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app
 from sqlalchemy import text
 
 from api.errors import envelope
@@ -48,8 +48,8 @@ def _check_redis() -> None:
 @blp.route("/live")
 @blp.response(200, HealthSchema)
 def live() -> dict[str, str]:
-    """Liveness: the process answers; touches no dependency."""
-    return {"status": "ok"}
+    """Liveness: the process answers, naming its release; touches no dependency."""
+    return {"status": "ok", "release": current_app.config["RELEASE"]}
 
 
 @blp.route("/ready")

@@ -1,10 +1,23 @@
-from conftest import assert_envelope_error, make_product
+from conftest import assert_envelope_error, build_app, make_product
 
 
 def test_live(client):
     resp = client.get("/api/health/live")
     assert resp.status_code == 200
-    assert resp.get_json() == {"success": True, "data": {"status": "ok"}, "error": None}
+    assert resp.get_json() == {
+        "success": True,
+        "data": {"status": "ok", "release": "dev"},
+        "error": None,
+    }
+    assert resp.headers["X-Release"] == "dev"
+
+
+def test_the_release_comes_from_the_deploy(monkeypatch, database_url, redis_url):
+    monkeypatch.setenv("BF_RELEASE", "0123abcd4567")
+    other = build_app(database_url, redis_url)
+    resp = other.test_client().get("/api/health/live")
+    assert resp.get_json()["data"]["release"] == "0123abcd4567"
+    assert resp.headers["X-Release"] == "0123abcd4567"
 
 
 def test_ready_reports_each_check(client):

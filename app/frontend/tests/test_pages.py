@@ -39,7 +39,12 @@ def test_health_live_touches_nothing(make_app, dead_api_url):
     app = make_app(API_URL=dead_api_url, REDIS_URL=f"redis://127.0.0.1:{free_port()}/0")
     response = app.test_client().get("/health/live")
     assert response.status_code == 200
-    assert response.json == {"success": True, "data": {"status": "ok"}, "error": None}
+    assert response.json == {
+        "success": True,
+        "data": {"status": "ok", "release": "dev"},
+        "error": None,
+    }
+    assert response.headers["X-Release"] == "dev"
     assert "Set-Cookie" not in response.headers
 
 
