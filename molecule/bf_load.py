@@ -74,7 +74,9 @@ class Load:
 
     def _session(self) -> requests.Session:
         session = requests.Session()
-        session.mount("https://", _LoopbackTLSAdapter(self.server_name))
+        if self.cert_file:
+            # Checks the certificate for the server name while connecting to an address.
+            session.mount("https://", _LoopbackTLSAdapter(self.server_name))
         session.verify = self.cert_file
         session.headers["Host"] = self.host_header
         session.trust_env = False

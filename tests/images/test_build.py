@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from pathlib import Path
 
 import docker
@@ -111,3 +112,40 @@ def test_image_config_is_unprivileged_and_has_a_healthcheck(
     assert not any(re.search(r"PASSWORD=|SECRET_KEY=", env) for env in config.get("Env") or []), (
         json.dumps(config.get("Env"))
     )
+
+
+def test_app_images_drain_before_they_stop(
+    first_run: PlaybookRun, docker_client: docker.DockerClient
+) -> None:
+    """bf-drain keeps the server running after SIGTERM for BF_DRAIN_SECONDS, then passes it on."""
+    server = (
+        "import signal, sys, time\n"
+        "signal.signal(signal.SIGTERM, lambda *a: (print('server got SIGTERM', flush=True),"
+        " sys.exit(0)))\n"
+        "while True:\n"
+        "    print('serving', flush=True)\n"
+        "    time.sleep(0.25)\n"
+    )
+    container = docker_client.containers.run(
+        first_run.refs["api"],
+        ["bf-drain", "python3", "-c", server],
+        environment={"BF_DRAIN_SECONDS": "2"},
+        detach=True,
+        init=True,
+    )
+    try:
+        for _ in range(40):
+            if b"serving" in container.logs():
+                break
+            time.sleep(0.25)
+        container.stop(timeout=20)
+        status = container.wait(timeout=30)
+        logs = container.logs().decode()
+    finally:
+        container.remove(force=True)
+    assert status["StatusCode"] == 0, logs
+    message = "bf-drain: SIGTERM, serving 2s more"
+    drain_at = logs.index(message) + len(message)
+    term_at = logs.index("server got SIGTERM")
+    # It kept serving between the SIGTERM and the moment it passed it on (4 lines a second).
+    assert logs[drain_at:term_at].count("serving") >= 4, logs

@@ -247,3 +247,53 @@ def test_backup_and_restore_across_hosts(
         _vars(host)["bf_stack_name"],
     ).split()
     assert replicas and all(r.split("/")[0] == r.split("/")[1] for r in replicas), replicas
+
+
+# --- Last: a code change rolled out over SSH, under load --------------------------------------
+
+
+def test_a_code_change_rolls_out_over_ssh_with_no_failed_request(
+    host: Any, edge: dict[str, Any], tmp_path: Path
+) -> None:
+    """Two API and two frontend replicas on two hosts update one task at a time."""
+    sys.path.insert(0, str(REPO / "molecule"))
+    from bf_load import PATHS, Load, changed_app_tree
+
+    stack = _vars(host)["bf_stack_name"]
+
+    def releases() -> dict[str, str]:
+        out = host.check_output(
+            "docker service inspect --format '{{json .Spec.Labels}}' %s_api %s_frontend",
+            stack,
+            stack,
+        )
+        labels = [json.loads(line) for line in out.splitlines()]
+        return {
+            name: label["io.backend-framework.release"]
+            for name, label in zip(("api", "frontend"), labels, strict=True)
+        }
+
+    before = releases()
+    tree = changed_app_tree(tmp_path / "app", api="mh-v2", frontend="mh-v2")
+    load = Load(
+        base_url=f"https://{edge['address']}:{edge['https']}",
+        server_name=edge["server_name"],
+        host_header=edge["server_name"],
+        cert_file=False,
+        rate=4.0,
+    )
+    with load:
+        time.sleep(2)
+        proc = _playbook("site.yml", "-e", f"bf_app_dir={tree}")
+        returned = time.monotonic()
+        time.sleep(6)
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    after = releases()
+    assert after["api"] != before["api"] and after["frontend"] != before["frontend"]
+    failures = load.failures()
+    assert not failures, (
+        load.summary() + "\n" + "\n".join(f"{f.path}: {f.status} {f.error}" for f in failures[:10])
+    )
+    for path in PATHS:
+        name = "api" if path.startswith("/api/") else "frontend"
+        assert load.releases_after(returned, path) == {after[name]}, load.summary()
