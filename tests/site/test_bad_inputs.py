@@ -164,6 +164,13 @@ CASES = [
     ),
     ("stack-dir-root", {"bf_stack_dir": "/"}, None, "local", "bf_stack_dir is '/': it is a system"),
     (
+        "provision-base-dir-system",
+        {"bf_provision_base_dir": "/usr/local/shop"},
+        None,
+        "local",
+        "bf_provision_base_dir is '/usr/local/shop': it is inside the system directory /usr",
+    ),
+    (
         "stack-dir-system",
         {"bf_stack_dir": "/etc"},
         None,
