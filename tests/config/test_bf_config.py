@@ -126,7 +126,7 @@ def test_nginx_conf_has_routes_headers_and_limits(first: Run) -> None:
     conf = first.snapshot["config/nginx/nginx.conf"].decode()
     assert "server_tokens off;" in conf
     # Looked up per request through Docker's DNS (every task's address: dnsrr).
-    assert "resolver 127.0.0.11 valid=10s ipv6=off;" in conf
+    assert "resolver 127.0.0.11 valid=5s ipv6=off;" in conf
     assert "set $bf_upstream api:8080;\n            uwsgi_pass $bf_upstream;" in conf
     assert "set $bf_upstream frontend:8000;\n            uwsgi_pass $bf_upstream;" in conf
     assert conf.index("location /api/ {") < conf.index("location / {\n            limit_req")
@@ -151,7 +151,9 @@ def test_nginx_conf_has_routes_headers_and_limits(first: Run) -> None:
     # Each app's own body limit (its manifest's max_body), and only what Nginx sets is forwarded.
     assert "client_max_body_size 1m;" in api_block
     assert "uwsgi_param HTTP_X_FORWARDED_HOST $host;" in api_block
-    frontend_block = conf[conf.index("location / {\n") :]
+    # The HTTPS server's `location /` (the HTTP server's one only redirects).
+    https_server = conf[conf.index("ssl http2 default_server") :]
+    frontend_block = https_server[https_server.index("location / {\n") :]
     assert "client_max_body_size 64k;" in frontend_block[: frontend_block.index("}")]
     assert (
         """return 429 '{"success":false,"data":null,"error":"Too many requests","""
