@@ -165,11 +165,16 @@ class PostgresServer:
 
 
 class RedisServer:
-    """A throwaway Redis server on 127.0.0.1 (no persistence)."""
+    """A throwaway Redis server on 127.0.0.1 (no persistence).
 
-    def __init__(self, base: Path) -> None:
+    ``extra_args`` are added to the command line, e.g. ``["--maxmemory", "2mb",
+    "--maxmemory-policy", "allkeys-lru"]`` for a cache instance.
+    """
+
+    def __init__(self, base: Path, extra_args: list[str] | None = None) -> None:
         self.base = base
         self.port = _free_port()
+        self.extra_args = list(extra_args or [])
         self.proc: subprocess.Popen | None = None
         if not Path(REDIS_SERVER).exists():
             raise RuntimeError(f"{REDIS_SERVER} not found: run 'make test-deps' first")
@@ -194,6 +199,7 @@ class RedisServer:
                 "no",
                 "--logfile",
                 str(self.base / "redis.log"),
+                *self.extra_args,
             ],
         )
         _wait_port(self.port)

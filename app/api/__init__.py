@@ -8,13 +8,14 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
-from werkzeug.middleware.proxy_fix import ProxyFix
 
+from api import ratelimit  # noqa: F401 - registers the one-trip rate-limit strategy
 from api.config import ConfigError, load_config
 from api.errors import envelope, register_error_handlers
-from api.extensions import db, init_redis, jwt, limiter, migrate
+from api.extensions import db, init_db_round_trips, init_redis, jwt, limiter, migrate
 from api.logging_setup import configure_logging, init_request_id
 from api.openapi import EnvelopeApi
+from api.proxies import TrustedProxies, TrustedProxyMiddleware
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -63,12 +64,15 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__)
     app.config.update(config)
     app.config["JWT_ACCESS_TOKEN_EXPIRES"] = timedelta(seconds=config["JWT_ACCESS_TOKEN_EXPIRES"])
-    # Behind one Nginx hop: trust exactly one X-Forwarded-For / X-Forwarded-Proto.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1)  # type: ignore[method-assign]
+    # X-Forwarded-For/-Proto count only from TRUSTED_PROXY_HOSTS (the edge, the frontend).
+    proxies = TrustedProxies.from_setting(config["TRUSTED_PROXY_HOSTS"])
+    app.extensions["trusted_proxies"] = proxies
+    app.wsgi_app = TrustedProxyMiddleware(app.wsgi_app, proxies)  # type: ignore[method-assign]
     app.json.sort_keys = False  # type: ignore[attr-defined]
 
     _register_release(app)
     db.init_app(app)
+    init_db_round_trips(app)
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     jwt.init_app(app)
     _init_jwt_errors()

@@ -212,7 +212,16 @@ def load_config(
     if log_level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
         raise ConfigError(f"LOG_LEVEL must be a logging level name, got {log_level!r}")
 
-    redis_url = redis_url_with_password(src.require("REDIS_URL"), src.get("REDIS_PASSWORD"))
+    redis_password = src.get("REDIS_PASSWORD")
+    redis_url = redis_url_with_password(src.require("REDIS_URL"), redis_password)
+    # The response cache may live on its own Redis (maxmemory + allkeys-lru) so that filling
+    # it can never evict a session or a rate counter from REDIS_URL's (noeviction).
+    cache_redis_url = redis_url_with_password(
+        src.get("CACHE_REDIS_URL") or src.require("REDIS_URL"),
+        src.get("CACHE_REDIS_PASSWORD") or redis_password,
+    )
+    login_limit = src.get("RATELIMIT_LOGIN", "10 per minute")
+    register_limit = src.get("RATELIMIT_REGISTER", "10 per hour")
     config: dict[str, Any] = {
         "ENV_NAME": env,
         "TESTING": testing,
@@ -223,8 +232,10 @@ def load_config(
         "JWT_ACCESS_TOKEN_EXPIRES": src.integer("JWT_ACCESS_TOKEN_EXPIRES", 3600, minimum=60),
         "SQLALCHEMY_DATABASE_URI": _database_url(src),
         "SQLALCHEMY_ENGINE_OPTIONS": {
-            # pre_ping recycles connections cut by a database restart instead of failing once.
-            "pool_pre_ping": True,
+            # No pre-ping (one more round trip per request): a connection the server closed is
+            # noticed on checkout without a query (api.extensions), and old ones are replaced.
+            "pool_pre_ping": False,
+            "pool_recycle": 1800,
             "pool_size": 5,
             "max_overflow": 10,
             "pool_timeout": 5,
@@ -232,11 +243,19 @@ def load_config(
         },
         "SQLALCHEMY_TRACK_MODIFICATIONS": False,
         "REDIS_URL": redis_url,
+        "CACHE_REDIS_URL": cache_redis_url,
+        "TRUSTED_PROXY_HOSTS": src.get("TRUSTED_PROXY_HOSTS", "127.0.0.1,::1"),
+        "ACCESS_LOG": src.boolean("ACCESS_LOG", True),
         "RATELIMIT_ENABLED": src.boolean("RATELIMIT_ENABLED", True),
         "RATELIMIT_DEFAULT": src.get("RATELIMIT_DEFAULT", "300 per minute"),
-        "RATELIMIT_LOGIN": src.get("RATELIMIT_LOGIN", "10 per minute"),
-        "RATELIMIT_REGISTER": src.get("RATELIMIT_REGISTER", "10 per hour"),
+        "RATELIMIT_LOGIN": login_limit,
+        "RATELIMIT_REGISTER": register_limit,
+        # Per account (the normalised email of the body), whatever address the tries come from.
+        "RATELIMIT_LOGIN_ACCOUNT": src.get("RATELIMIT_LOGIN_ACCOUNT", login_limit),
+        "RATELIMIT_REGISTER_ACCOUNT": src.get("RATELIMIT_REGISTER_ACCOUNT", register_limit),
         "RATELIMIT_STORAGE_URI": redis_url,
+        # One Redis round trip per limit and request (api.ratelimit), headers included.
+        "RATELIMIT_STRATEGY": "fixed-window-one-trip",
         "RATELIMIT_STORAGE_OPTIONS": {"socket_connect_timeout": 0.5, "socket_timeout": 0.5},
         "RATELIMIT_SWALLOW_ERRORS": True,
         "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
@@ -266,9 +285,15 @@ def load_config(
         "POSTGRES_PASSWORD",
         "REDIS_URL",
         "REDIS_PASSWORD",
+        "CACHE_REDIS_URL",
+        "CACHE_REDIS_PASSWORD",
+        "TRUSTED_PROXY_HOSTS",
+        "ACCESS_LOG",
         "RATELIMIT_DEFAULT",
         "RATELIMIT_LOGIN",
         "RATELIMIT_REGISTER",
+        "RATELIMIT_LOGIN_ACCOUNT",
+        "RATELIMIT_REGISTER_ACCOUNT",
         "DB_STATEMENT_TIMEOUT_MS",
         "DB_LOCK_TIMEOUT_MS",
         "RATELIMIT_ENABLED",

@@ -80,10 +80,15 @@ def init_request_id(app: Flask) -> None:
         g.request_id = incoming if _VALID_REQUEST_ID.match(incoming) else uuid.uuid4().hex
         g.request_started = time.perf_counter()
 
+    log_requests = app.config.get("ACCESS_LOG", True)
+
     @app.after_request
     def _echo_request_id(response: Response) -> Response:
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers[REQUEST_ID_HEADER] = request_id
+        # ACCESS_LOG=false when Nginx logs every request already (the deployed stack).
+        if not log_requests:
+            return response
         started = g.get("request_started")
         access_log.info(
             "request",

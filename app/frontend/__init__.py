@@ -14,15 +14,16 @@ from collections.abc import Mapping
 from typing import Any
 
 import redis
-from flask import Flask, g, get_flashed_messages, request, session
+from flask import Flask, g, get_flashed_messages, has_request_context, request, session
 from flask.sessions import SessionInterface, SessionMixin
 from flask_session import Session
 from flask_wtf import CSRFProtect
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from .api_client import REQUEST_ID_HEADER, APIClient
 from .config import ConfigError, load_config
 from .logging_setup import configure_logging
+from .proxies import TrustedProxies, TrustedProxyMiddleware
+from .ratelimit import init_limiter
 
 __all__ = ["ConfigError", "create_app"]
 
@@ -78,9 +79,12 @@ def build_redis_client(url: str, password: str | None) -> redis.Redis:
 
 
 def _request_id_provider() -> str | None:
-    from flask import has_request_context
-
     return g.get("request_id") if has_request_context() else None
+
+
+def _client_address_provider() -> str | None:
+    # The visitor's address, already vouched for by the edge (TrustedProxyMiddleware).
+    return request.remote_addr if has_request_context() else None
 
 
 def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
@@ -100,9 +104,10 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
     app = Flask(__name__)
     app.config.update(config)
-    # Trust only what Nginx sets (one hop): the client address and scheme. The Host the
+    # X-Forwarded-For/-Proto only from TRUSTED_PROXY_HOSTS (the edge Nginx). The Host the
     # browser sent is the host; X-Forwarded-Host/Port would be whatever the client wrote.
-    app.wsgi_app = ProxyFix(app.wsgi_app, x_for=1, x_proto=1, x_host=0, x_port=0)  # type: ignore[method-assign]
+    proxies = TrustedProxies.from_setting(app.config["TRUSTED_PROXY_HOSTS"])
+    app.wsgi_app = TrustedProxyMiddleware(app.wsgi_app, proxies)  # type: ignore[method-assign]
 
     _register_release(app)
     redis_client = build_redis_client(app.config["REDIS_URL"], app.config["REDIS_PASSWORD"])
@@ -116,6 +121,7 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
     Session(app)
     app.session_interface = _SessionlessPathsInterface(app.session_interface)
     csrf.init_app(app)
+    init_limiter(app)
 
     app.extensions["api_client"] = APIClient(
         app.config["API_URL"],
@@ -124,6 +130,8 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
         retries=app.config["API_RETRIES"],
         backoff=app.config["API_RETRY_BACKOFF_SECONDS"],
         request_id_provider=_request_id_provider,
+        client_address_provider=_client_address_provider,
+        categories_ttl=app.config["CATEGORIES_CACHE_SECONDS"],
     )
 
     _register_request_hooks(app)

@@ -9,6 +9,8 @@ order could be placed twice.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -19,6 +21,8 @@ from urllib3.util.retry import Retry
 log = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "X-Request-ID"
+# The visitor's address (as the frontend's trusted proxy saw it), for the API's rate limits.
+FORWARDED_FOR_HEADER = "X-Forwarded-For"
 _RETRY_STATUSES = frozenset({502, 503, 504})
 
 
@@ -41,7 +45,11 @@ class APIError(Exception):
     """The API answered with a client error (4xx)."""
 
     def __init__(
-        self, status: int, message: str, fields: dict[str, list[str]] | None = None
+        self,
+        status: int,
+        message: str,
+        fields: dict[str, list[str]] | None = None,
+        retry_after: str | None = None,
     ) -> None:
         """Create the error.
 
@@ -49,11 +57,13 @@ class APIError(Exception):
             status: The HTTP status code.
             message: The envelope's ``error`` text.
             fields: Per-field validation messages (400 responses), if any.
+            retry_after: The ``Retry-After`` header of a 429, if any.
         """
         super().__init__(f"{status}: {message}")
         self.status = status
         self.message = message
         self.fields = fields or {}
+        self.retry_after = retry_after
 
 
 def _session(retry: Retry, pool_size: int) -> requests.Session:
@@ -78,6 +88,8 @@ class APIClient:
         backoff: float = 0.2,
         request_id_provider: Callable[[], str | None] | None = None,
         pool_size: int = 10,
+        client_address_provider: Callable[[], str | None] | None = None,
+        categories_ttl: float = 0.0,
     ) -> None:
         """Create a client.
 
@@ -89,11 +101,18 @@ class APIClient:
             backoff: urllib3 backoff factor in seconds between retries.
             request_id_provider: Returns the current request id to forward as X-Request-ID.
             pool_size: Connections kept per host (one per uWSGI thread is enough).
+            client_address_provider: Returns the visitor's address, sent as X-Forwarded-For.
+            categories_ttl: Seconds :meth:`list_categories` reuses its last answer (0: never);
+                categories change rarely and every shop page shows them.
         """
         self.base_url = base_url.rstrip("/")
         self.timeout = (min(connect_timeout, timeout), timeout)
         self.retries = retries
         self._request_id_provider = request_id_provider
+        self._client_address_provider = client_address_provider
+        self.categories_ttl = categories_ttl
+        self._categories: tuple[float, list[dict[str, Any]]] | None = None
+        self._categories_lock = threading.Lock()
         idempotent_retry = Retry(
             total=retries,
             connect=retries,
@@ -127,6 +146,9 @@ class APIClient:
         request_id = self._request_id_provider() if self._request_id_provider else None
         if request_id:
             headers[REQUEST_ID_HEADER] = request_id
+        address = self._client_address_provider() if self._client_address_provider else None
+        if address:
+            headers[FORWARDED_FOR_HEADER] = address
         return headers
 
     def request(
@@ -189,12 +211,21 @@ class APIClient:
             raise APIUnavailable(f"{method} {path}: HTTP {status}", status=status)
         if not isinstance(body, dict) or "success" not in body:
             if status >= 400:
-                raise APIError(status, f"Unexpected answer from the API (HTTP {status})")
+                raise APIError(
+                    status,
+                    f"Unexpected answer from the API (HTTP {status})",
+                    retry_after=response.headers.get("Retry-After"),
+                )
             raise APIUnavailable(f"{method} {path}: answer is not the JSON envelope", status)
         if status >= 400 or not body.get("success"):
             data = body.get("data")
             fields = data.get("fields") if isinstance(data, dict) else None
-            raise APIError(status, str(body.get("error") or f"HTTP {status}"), fields)
+            raise APIError(
+                status,
+                str(body.get("error") or f"HTTP {status}"),
+                fields,
+                retry_after=response.headers.get("Retry-After"),
+            )
         return body.get("data")
 
     # -- endpoints ------------------------------------------------------------------------
@@ -218,8 +249,15 @@ class APIClient:
         return self.request("GET", "/api/auth/me", token=token)
 
     def list_categories(self) -> list[dict[str, Any]]:
-        """GET /api/categories."""
-        return self.request("GET", "/api/categories") or []
+        """GET /api/categories, reused for ``categories_ttl`` seconds."""
+        cached = self._categories
+        if cached is not None and time.monotonic() - cached[0] < self.categories_ttl:
+            return cached[1]
+        categories = self.request("GET", "/api/categories") or []
+        if self.categories_ttl > 0:
+            with self._categories_lock:
+                self._categories = (time.monotonic(), categories)
+        return categories
 
     def create_category(self, token: str, name: str, slug: str, description: str = "") -> Any:
         """POST /api/categories (admin)."""

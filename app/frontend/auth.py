@@ -19,6 +19,7 @@ from flask import (
 
 from .api_client import APIError
 from .forms import LoginForm, LogoutForm, RegisterForm
+from .ratelimit import limiter, login_limit, register_limit
 from .views import api
 
 bp = Blueprint("auth", __name__)
@@ -57,7 +58,13 @@ def _copy_api_field_errors(form: Any, exc: APIError) -> bool:
     return matched
 
 
+def _refused(template: str, form: Any, exc: APIError) -> Any:
+    headers = {"Retry-After": exc.retry_after} if exc.status == 429 and exc.retry_after else {}
+    return render_template(template, form=form), exc.status, headers
+
+
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(login_limit, methods=["POST"])
 def login() -> Any:
     """Log in with the API and keep the token in the session."""
     form = LoginForm()
@@ -71,7 +78,7 @@ def login() -> Any:
                 flash("Too many attempts, please wait a minute.", "error")
             else:
                 flash(exc.message, "error")
-            return render_template("login.html", form=form), exc.status
+            return _refused("login.html", form, exc)
         # A new session id on privilege change prevents session fixation.
         session.clear()
         current_app.session_interface.regenerate(session)
@@ -93,6 +100,7 @@ def logout() -> Any:
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(register_limit, methods=["POST"])
 def register() -> Any:
     """Create an account through the API, then ask the user to log in."""
     form = RegisterForm()
@@ -104,7 +112,7 @@ def register() -> Any:
                 flash("Too many registrations from here, please try again later.", "error")
             elif not _copy_api_field_errors(form, exc):
                 flash(exc.message, "error")
-            return render_template("register.html", form=form), exc.status
+            return _refused("register.html", form, exc)
         # The API answers the same whether or not the address already had an account (so the
         # form cannot be used to find out who has one); the message covers both.
         flash(

@@ -140,6 +140,14 @@ def load_config(
         "REDIS_URL": (env.get("REDIS_URL") or "").strip(),
         "REDIS_PASSWORD": read_secret(env, "REDIS_PASSWORD"),
         "PRODUCTS_PER_PAGE": _non_negative_int(env, "PRODUCTS_PER_PAGE", 12) or 12,
+        # X-Forwarded-For/-Proto are believed only from these peers (the edge Nginx).
+        "TRUSTED_PROXY_HOSTS": env.get("TRUSTED_PROXY_HOSTS", "127.0.0.1,::1"),
+        # Every page lists the categories; one answer serves all pages for this long.
+        "CATEGORIES_CACHE_SECONDS": _non_negative_int(env, "CATEGORIES_CACHE_SECONDS", 30),
+        # Login and registration form posts, per visitor address (counters in REDIS_URL).
+        "RATELIMIT_ENABLED": _bool(env, "RATELIMIT_ENABLED", True),
+        "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN") or "10 per minute",
+        "RATELIMIT_REGISTER": env.get("RATELIMIT_REGISTER") or "10 per hour",
         # The deploy serves the site over HTTPS; plain-HTTP development has to opt out.
         "SESSION_COOKIE_SECURE": _bool(env, "SESSION_COOKIE_SECURE", flask_env != "development"),
         "SESSION_COOKIE_HTTPONLY": True,

@@ -20,6 +20,11 @@ def _unavailable(what: str) -> tuple[str, int, dict[str, str]]:
     return render_template("errors/service_unavailable.html", what=what), 503, {"Retry-After": "30"}
 
 
+def _too_many(retry_after: str | None) -> tuple[str, int, dict[str, str]]:
+    seconds = retry_after if retry_after and retry_after.isdigit() else "60"
+    return render_template("errors/too_many_requests.html"), 429, {"Retry-After": seconds}
+
+
 def register(app: Flask) -> None:
     """Install the error handlers on ``app``."""
 
@@ -42,12 +47,20 @@ def register(app: Flask) -> None:
             return redirect(url_for("auth.login", next=request.full_path.rstrip("?")))
         if exc.status in (403, 404):
             return render_template("errors/not_found.html"), 404
+        if exc.status == 429:
+            # The API's limit for this visitor (it sees the visitor's address, not ours).
+            return _too_many(exc.retry_after)
         log.error("Unexpected API answer %s: %s", exc.status, exc.message)
         return render_template("errors/server_error.html"), 500
 
     @app.errorhandler(CSRFError)
     def csrf_error(exc: CSRFError) -> Any:
         return render_template("errors/bad_request.html", reason=exc.description), 400
+
+    @app.errorhandler(429)
+    def rate_limited(exc: HTTPException) -> Any:
+        # Refused by our own limiter, which adds Retry-After (the end of its window) itself.
+        return render_template("errors/too_many_requests.html"), 429
 
     @app.errorhandler(404)
     def not_found(exc: HTTPException) -> Any:

@@ -9,6 +9,7 @@ from flask import Response, current_app, g
 from api.extensions import limiter
 from api.models import User
 from api.openapi import BEARER, EnvelopeBlueprint
+from api.ratelimit import account_key
 from api.schemas import (
     LoginResultSchema,
     LoginSchema,
@@ -24,6 +25,7 @@ blp = EnvelopeBlueprint("auth", __name__, description="Accounts and tokens")
 @blp.route("/register", methods=["POST"])
 # Checked before the body is parsed and the password hashed: a refused attempt costs no scrypt.
 @limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER"])
+@limiter.limit(lambda: current_app.config["RATELIMIT_REGISTER_ACCOUNT"], key_func=account_key)
 @blp.arguments(RegisterSchema)
 @blp.response(202, RegisterResultSchema)
 @blp.error(429, "Too many registrations from this client (RATELIMIT_REGISTER)")
@@ -40,6 +42,8 @@ def register(body: dict[str, Any]) -> dict[str, str]:
 
 @blp.route("/login", methods=["POST"])
 @limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN"])
+# Per account too: guesses at one password from many addresses are counted together.
+@limiter.limit(lambda: current_app.config["RATELIMIT_LOGIN_ACCOUNT"], key_func=account_key)
 @blp.arguments(LoginSchema)
 @blp.response(200, LoginResultSchema)
 @blp.error(401, "Invalid email or password")

@@ -94,7 +94,14 @@ def test_token_of_deleted_user_is_401(app, client, user):
 
 
 def test_login_rate_limit_is_429_and_per_client(database_url, redis_url, user, app):
-    strict = build_app(database_url, redis_url, RATELIMIT_LOGIN="2 per minute")
+    # Issue 12 added a limit per account too (test_rate_limits_per_client.py); this test is
+    # about the per-client one.
+    strict = build_app(
+        database_url,
+        redis_url,
+        RATELIMIT_LOGIN="2 per minute",
+        RATELIMIT_LOGIN_ACCOUNT="100 per minute",
+    )
     reset_state(strict, redis_url)
     client = strict.test_client()
     creds = {"email": "alice@example.com", "password": "wrong-pass"}

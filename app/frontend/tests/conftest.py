@@ -31,6 +31,11 @@ _ENV_VARS = (
     "REDIS_PASSWORD",
     "REDIS_PASSWORD_FILE",
     "SESSION_COOKIE_SECURE",
+    "TRUSTED_PROXY_HOSTS",
+    "CATEGORIES_CACHE_SECONDS",
+    "RATELIMIT_ENABLED",
+    "RATELIMIT_LOGIN",
+    "RATELIMIT_REGISTER",
 )
 
 _CSRF_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -85,6 +90,9 @@ def make_app(redis_server: Any) -> Callable[..., Flask]:
             "API_RETRIES": 2,
             "API_RETRY_BACKOFF_SECONDS": 0.01,
             "API_TIMEOUT_SECONDS": 2.0,
+            # Counters outlive a test in the shared Redis: tests of the limits set their own.
+            "RATELIMIT_LOGIN": "100000 per minute",
+            "RATELIMIT_REGISTER": "100000 per minute",
         }
         config.update(overrides)
         return create_app(config)

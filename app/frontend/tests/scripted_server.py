@@ -24,6 +24,7 @@ class Action:
     body: Any = None
     delay: float = 0.0
     drop: bool = False
+    headers: dict[str, str] | None = None
 
 
 def ok(data: Any = None, status: int = 200) -> Action:
@@ -100,6 +101,8 @@ class ScriptedServer:
                 self.send_response(action.status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(payload)))
+                for name, value in (action.headers or {}).items():
+                    self.send_header(name, value)
                 self.end_headers()
                 self.wfile.write(payload)
 

@@ -105,7 +105,13 @@ def live_api(postgres_server, redis_server, tmp_path_factory) -> Iterator[LiveAP
 def frontend(live_api, redis_server):
     """A frontend app configured to call the live API."""
     return create_app(
-        {"FLASK_ENV": "testing", "API_URL": live_api.url, "REDIS_URL": redis_server.url(6)}
+        {
+            "FLASK_ENV": "testing",
+            "API_URL": live_api.url,
+            "REDIS_URL": redis_server.url(6),
+            "RATELIMIT_LOGIN": "100000 per minute",
+            "RATELIMIT_REGISTER": "100000 per minute",
+        }
     )
 
 
