@@ -10,9 +10,10 @@ description:
   - Every deploy names content-tagged images (C(bf/api:<hash>)); without pruning, superseded
     tags pile up on every node. bf_releases reports the images of the releases it dropped that no
     kept release names; this removes those tags here, and the layers only they held. Nothing
-    else goes, so an image this stack never deployed (another stack's on a shared engine, a build not deployed
-    yet) is never touched. An image a container still uses (a stopped task kept in the swarm's
-    task history) is left, reported in C(in_use); the engine frees it with the history.
+    else goes, so an image this stack never deployed (another stack's on a shared engine, a
+    build not deployed yet) is never touched. An image a container still uses (a stopped task
+    kept in the swarm's task history) is left, reported in C(in_use); the engine frees it with
+    the history.
 options:
   images:
     description: Image references to remove.
