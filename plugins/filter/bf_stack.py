@@ -164,6 +164,12 @@ def _app_environment(
     for need in needs:
         if need in apps:
             env[f"{need.upper()}_URL"] = f"http://{need}:{apps[need]['http_port']}"
+    # The callers whose X-Forwarded-For the app believes: the edge, and the apps that call it
+    # on a visitor's behalf. Any other container on the network is the client itself.
+    callers = sorted(n for n, other in apps.items() if app["name"] in (other.get("needs") or []))
+    env["TRUSTED_PROXY_HOSTS"] = ",".join(["nginx", *callers])
+    # The edge writes one access line per request; the app's own would double the log volume.
+    env["ACCESS_LOG"] = "false"
     env.update({str(k): str(v) for k, v in (settings["app_env"].get(app["name"]) or {}).items()})
     return env
 

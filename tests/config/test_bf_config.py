@@ -130,7 +130,12 @@ def test_nginx_conf_has_routes_headers_and_limits(first: Run) -> None:
     assert "set $bf_upstream api:8080;\n            uwsgi_pass $bf_upstream;" in conf
     assert "set $bf_upstream frontend:8000;\n            uwsgi_pass $bf_upstream;" in conf
     assert conf.index("location /api/ {") < conf.index("location / {\n            limit_req")
-    assert "location = /api/auth/login {\n            limit_req zone=bf_login" in conf
+    # The login and registration POSTs of the API and of the frontend count per client.
+    for path in ("/api/auth/login", "/login", "/register"):
+        block = conf[conf.index(f"location = {path} {{") :]
+        block = block[: block.index("}")]
+        assert "limit_req zone=bf_login" in block and "limit_req zone=bf_app" in block, path
+    assert "POST $binary_remote_addr;" in conf
     assert "alias /srv/static/frontend/;" in conf
     for header in (
         "Strict-Transport-Security",

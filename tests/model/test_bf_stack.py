@@ -268,3 +268,11 @@ def test_each_app_task_knows_its_release(bf_stack: ModuleType, compose: dict[str
         assert compose["services"][name]["environment"]["BF_RELEASE"] == releases[name]
     # The backing services do not serve HTTP: nothing to name.
     assert "BF_RELEASE" not in compose["services"]["postgres"].get("environment", {})
+
+
+def test_apps_trust_forwarded_addresses_only_from_their_callers(compose: dict[str, Any]) -> None:
+    env = {name: compose["services"][name]["environment"] for name in ("api", "frontend")}
+    # The frontend calls the API for a visitor; nothing calls the frontend but the edge.
+    assert env["api"]["TRUSTED_PROXY_HOSTS"] == "nginx,frontend"
+    assert env["frontend"]["TRUSTED_PROXY_HOSTS"] == "nginx"
+    assert env["api"]["ACCESS_LOG"] == env["frontend"]["ACCESS_LOG"] == "false"
