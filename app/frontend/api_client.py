@@ -244,6 +244,10 @@ class APIClient:
         """POST /api/auth/login; returns ``{"access_token", "user"}``."""
         return self.request("POST", "/api/auth/login", json={"email": email, "password": password})
 
+    def logout(self, token: str) -> None:
+        """POST /api/auth/logout: the API revokes every token of the account."""
+        self.request("POST", "/api/auth/logout", token=token)
+
     def me(self, token: str) -> dict[str, Any]:
         """GET /api/auth/me."""
         return self.request("GET", "/api/auth/me", token=token)

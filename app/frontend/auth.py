@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import unicodedata
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,10 +18,12 @@ from flask import (
     url_for,
 )
 
-from .api_client import APIError
+from .api_client import APIError, APIUnavailable
 from .forms import LoginForm, LogoutForm, RegisterForm
 from .ratelimit import limiter, login_limit, register_limit
 from .views import api
+
+log = logging.getLogger(__name__)
 
 bp = Blueprint("auth", __name__)
 
@@ -91,9 +94,16 @@ def login() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    """Forget the token (the session is deleted from Redis)."""
+    """Revoke the token at the API, then forget it (the session is deleted from Redis)."""
     form = LogoutForm()
     if form.validate_on_submit():
+        token = session.get("access_token")
+        if token:
+            try:
+                api().logout(token)
+            except (APIError, APIUnavailable) as exc:
+                # The visitor is logged out here either way; the token expires on its own.
+                log.warning("token not revoked at logout", extra={"error": str(exc)})
         session.clear()
         flash("You are logged out.", "info")
     return redirect(url_for("shop.product_list"))

@@ -240,6 +240,22 @@ def test_logout_needs_csrf_and_clears_the_session(make_app, scripted_api):
     token = csrf_token(client.get("/orders").get_data(as_text=True))
     assert client.post("/logout", data={"csrf_token": token}).status_code == 302
     assert client.get("/orders").status_code == 302
+    # The API revoked the token: a copy of the session's JWT is no longer good anywhere.
+    revoked = server.calls("POST", "/api/auth/logout")
+    assert len(revoked) == 1 and revoked[0].headers["Authorization"] == "Bearer jwt-ann"
+
+
+def test_logout_when_the_api_is_down_still_logs_out(make_app, scripted_api):
+    server, url = scripted_api
+    server.on(
+        "GET", "/api/orders", ok({"items": [], "page": 1, "per_page": 20, "total": 0, "pages": 0})
+    )
+    server.on("POST", "/api/auth/logout", fail(503, "unavailable"))
+    client = make_app(API_URL=url).test_client()
+    _login(client, server)
+    token = csrf_token(client.get("/orders").get_data(as_text=True))
+    assert client.post("/logout", data={"csrf_token": token}).status_code == 302
+    assert client.get("/orders").status_code == 302
 
 
 def test_login_redirect_target_must_be_local(make_app, scripted_api):
