@@ -161,6 +161,9 @@ def _app_environment(
         names = sorted(apps)
         db = settings["redis_dbs"].get(app["name"], names.index(app["name"]))
         env["REDIS_URL"] = f"redis://redis:{backing['redis']['port']}/{db}"
+    if "cache" in needs:
+        # Its own instance, same password: CACHE_REDIS_PASSWORD is only for a different one.
+        env["CACHE_REDIS_URL"] = f"redis://cache:{backing['cache']['port']}/0"
     for need in needs:
         if need in apps:
             env[f"{need.upper()}_URL"] = f"http://{need}:{apps[need]['http_port']}"
@@ -315,7 +318,11 @@ def _backing_service(
         "stop_grace_period": spec.get("stop_grace_period", "10s"),
         "healthcheck": _healthcheck(spec["healthcheck"], settings["healthcheck"]),
         "mem_limit": settings["mem_limits"].get(name, settings["mem_limit_default"]),
-        "update": _update_policy(settings, kind),
+        # Without a volume or a host port (the cache), a second task can start before the
+        # first stops, as an app's does.
+        "update": _update_policy(
+            settings, kind if spec.get("volumes") or ports or kind == "edge" else "app"
+        ),
         "stateful": bool(spec.get("volumes")),
         "app": None,
     }

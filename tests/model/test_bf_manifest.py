@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-BACKING = ["postgres", "redis"]
-RESERVED = ["postgres", "redis", "pgadmin", "nginx"]
+BACKING = ["postgres", "redis", "cache"]
+RESERVED = ["postgres", "redis", "cache", "pgadmin", "nginx"]
 SECRETS = ["postgres_password", "redis_password", "secret_key", "admin_password"]
 
 

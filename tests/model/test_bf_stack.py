@@ -12,6 +12,7 @@ GROUPS = {
     "nginx": "bf_edge",
     "postgres": "bf_db_primary",
     "redis": "bf_cache",
+    "cache": "bf_cache",
     "pgadmin": "bf_admin",
 }
 IMAGES = {
@@ -36,11 +37,19 @@ def compose(bf_stack: ModuleType, model: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_every_service_has_the_same_shape(model: dict[str, Any]) -> None:
-    assert set(model["services"]) == {"api", "frontend", "nginx", "postgres", "redis", "pgadmin"}
+    assert set(model["services"]) == {
+        "api",
+        "frontend",
+        "nginx",
+        "postgres",
+        "redis",
+        "cache",
+        "pgadmin",
+    }
     shapes = {name: set(service) for name, service in model["services"].items()}
     assert len({frozenset(keys) for keys in shapes.values()}) == 1, shapes
     assert model["apps"] == ["api", "frontend"]
-    assert model["backing"] == ["postgres", "redis"]
+    assert model["backing"] == ["cache", "postgres", "redis"]
     assert model["manager"] == "m1"
 
 
@@ -53,7 +62,7 @@ def test_placement_follows_the_inventory_groups(model: dict[str, Any]) -> None:
     assert model["hosts"] == {
         "m1": ["api", "frontend", "nginx"],
         "w1": ["api", "frontend"],
-        "w2": ["pgadmin", "postgres", "redis"],
+        "w2": ["cache", "pgadmin", "postgres", "redis"],
     }
 
 
@@ -125,6 +134,8 @@ def test_update_order_start_first_only_where_it_cannot_deadlock(compose: dict[st
         "nginx": "stop-first",
         "postgres": "stop-first",
         "redis": "stop-first",
+        # No volume, no host port: the new cache task starts before the old one stops.
+        "cache": "start-first",
         "pgadmin": "stop-first",
     }
 
@@ -167,7 +178,7 @@ def test_release_changes_with_the_service_only(
     )
     # A rotated secret rolls exactly the services that use it.
     changed = {name for name in releases if releases[name] != again[name]}
-    assert changed == {"api", "frontend", "redis"}
+    assert changed == {"api", "frontend", "redis", "cache"}
 
 
 def test_overrides_merge_into_a_service(
@@ -276,3 +287,21 @@ def test_apps_trust_forwarded_addresses_only_from_their_callers(compose: dict[st
     assert env["api"]["TRUSTED_PROXY_HOSTS"] == "nginx,frontend"
     assert env["frontend"]["TRUSTED_PROXY_HOSTS"] == "nginx"
     assert env["api"]["ACCESS_LOG"] == env["frontend"]["ACCESS_LOG"] == "false"
+
+
+def test_the_cache_is_its_own_bounded_redis_the_sessions_are_never_evicted(
+    compose: dict[str, Any],
+) -> None:
+    cache, redis = compose["services"]["cache"], compose["services"]["redis"]
+    command = cache["command"]
+    assert command[command.index("--maxmemory") + 1] == "64mb"
+    assert command[command.index("--maxmemory-policy") + 1] == "allkeys-lru"
+    # Nothing of the cache is kept; sessions and counters stay on redis, with its volume and no
+    # maxmemory (so noeviction: a full Redis refuses writes, it never drops a session).
+    assert [v["type"] for v in cache["volumes"]] == ["tmpfs"]
+    assert {"type": "volume", "source": "redis_data", "target": "/data"} in redis["volumes"]
+    assert "command" not in redis
+    env = compose["services"]["api"]["environment"]
+    assert env["CACHE_REDIS_URL"] == "redis://cache:6379/0"
+    assert env["REDIS_URL"].startswith("redis://redis:6379/")
+    assert "CACHE_REDIS_URL" not in compose["services"]["frontend"]["environment"]
