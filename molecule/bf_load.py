@@ -162,6 +162,7 @@ def playbook(name: str, *extra: str) -> subprocess.CompletedProcess[str]:
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
         "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
         "ANSIBLE_NOCOLOR": "1",
+        "ANSIBLE_FORCE_COLOR": "0",
         "ANSIBLE_FACT_CACHING": "memory",
     }
     argv = [str(Path(sys.executable).parent / "ansible-playbook"),

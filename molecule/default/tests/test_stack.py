@@ -154,10 +154,19 @@ def test_server_header_has_no_version(
 
 
 @pytest.mark.logs_from("nginx", "api")
-def test_api_live(http: requests.Session, scenario: Scenario) -> None:
+def test_api_live(host: Any, http: requests.Session, scenario: Scenario) -> None:
     response = http.get(f"{scenario.base_url}/api/health/live", timeout=10)
     assert response.status_code == 200
-    assert _envelope(response) == {"success": True, "data": {"status": "ok"}, "error": None}
+    # The API names the release that answered: the label of its service.
+    release = service_spec(host, scenario.project, "api")["Spec"]["Labels"][
+        "io.backend-framework.release"
+    ]
+    assert _envelope(response) == {
+        "success": True,
+        "data": {"status": "ok", "release": release},
+        "error": None,
+    }
+    assert response.headers["X-Release"] == release
 
 
 @pytest.mark.logs_from("nginx", "api", "postgres", "redis")
