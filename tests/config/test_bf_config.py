@@ -84,7 +84,7 @@ def test_stack_file_is_valid_for_docker_stack_deploy(first: Run) -> None:
 def test_stack_publishes_only_the_edge_and_isolates_backends(first: Run) -> None:
     stack = _stack(first)
     services = stack["services"]
-    assert set(services) == {"api", "frontend", "nginx", "postgres", "redis", "pgadmin"}
+    assert set(services) == {"api", "frontend", "nginx", "postgres", "redis", "cache", "pgadmin"}
     published = {name: svc["ports"] for name, svc in services.items() if "ports" in svc}
     assert set(published) == {"nginx", "pgadmin"}
     assert [(p["published"], p["target"], p["mode"]) for p in published["nginx"]] == [
