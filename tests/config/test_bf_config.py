@@ -100,7 +100,8 @@ def test_stack_publishes_only_the_edge_and_isolates_backends(first: Run) -> None
         assert svc["cap_drop"] == ["ALL"], name
         assert "start_interval" not in svc["healthcheck"], name
     # The backing file holds what the migrations need, and nothing else.
-    assert set(_stack(first, "stack-backing.yml")["services"]) == {"postgres", "redis"}
+    # The backing services the apps need, started healthy before the migrations.
+    assert set(_stack(first, "stack-backing.yml")["services"]) == {"postgres", "redis", "cache"}
 
 
 def test_secrets_are_external_swarm_secrets_never_values(first: Run) -> None:

@@ -234,7 +234,7 @@ CASES = [
         {},
         None,
         "cluster-empty-cache",
-        "The inventory group bf_cache has no host, so the services placed there (cache, redis)",
+        "The inventory group bf_cache has no host, so the services placed there (redis, cache)",
     ),
     (
         "stateful-group-with-two-hosts",
