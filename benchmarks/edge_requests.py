@@ -250,6 +250,21 @@ def table(samples: dict[str, list[Sample]], say: Callable[[str], None]) -> None:
         )
 
 
+def restore(args: argparse.Namespace, work: Path, say: Callable[[str], None]) -> None:
+    """Redeploy as `make deploy` would (also after a failed run), unless --no-restore."""
+    if args.no_restore:
+        say(
+            "   NOT restored (--no-restore): the floor service and the raised limits are "
+            "still deployed; `make deploy` removes them"
+        )
+        return
+    wall = site(args.inventory, work / "restore.log", [])
+    say(
+        f"   restored in {wall:.0f} s: site.yml with the repository's app/ and no extra "
+        "variables (the floor service pruned, default rate limits), as `make deploy`"
+    )
+
+
 def main() -> int:
     """Deploy with the floor, measure, restore, append the report to the results file."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
@@ -281,6 +296,7 @@ def main() -> int:
     v = inventory_vars(args.inventory)
     work = Path(tempfile.mkdtemp(prefix="bf-requests-bench-"))
     limits = raised_limits()
+    attempted = False
     try:
         tree = app_tree(work)
         started = datetime.now(UTC).strftime("%Y-%m-%dT%H:%MZ")
@@ -296,8 +312,10 @@ def main() -> int:
             f"== {args.label}: {started}, app/ of {commit}{' (modified)' if dirty else ''}, "
             f"inventory {args.inventory}, {os.cpu_count()} cores"
         )
+        say(f"   command: benchmarks/requests.sh {' '.join(sys.argv[1:])}".rstrip())
         say(f"   before the deploy: {machine_state()}")
         say(f"   other containers on the engine: {other_containers(v['stack'])}")
+        attempted = True
         deploy_wall = site(
             args.inventory,
             work / "deploy.log",
@@ -347,24 +365,23 @@ def main() -> int:
         say(f"   after the run:  {machine_state()}")
         say(f"   other containers on the engine: {other_containers(v['stack'])}")
         table(samples, say)
-        if args.no_restore:
-            say(
-                "   NOT restored (--no-restore): the floor service and the raised limits are "
-                "still deployed; `make deploy` removes them"
-            )
-        else:
-            restore_wall = site(args.inventory, work / "restore.log", [])
-            say(
-                f"   restored in {restore_wall:.0f} s: site.yml with the repository's app/ and "
-                "no extra variables (no floor, default rate limits), as `make deploy`"
-            )
-        say()
+    except SystemExit as exc:
+        say(f"   FAILED: {str(exc.code).splitlines()[0]}")
+        raise
     finally:
-        if lines:
-            args.out.parent.mkdir(parents=True, exist_ok=True)
-            with args.out.open("a", encoding="utf-8") as results:
-                results.write("\n".join(lines) + "\n")
-        shutil.rmtree(work, ignore_errors=True)
+        try:
+            if attempted:
+                restore(args, work, say)
+        except SystemExit as exc:
+            say(f"   RESTORE FAILED: {str(exc.code).splitlines()[0]}")
+            raise
+        finally:
+            if lines:
+                say()
+                args.out.parent.mkdir(parents=True, exist_ok=True)
+                with args.out.open("a", encoding="utf-8") as results:
+                    results.write("\n".join(lines) + "\n")
+            shutil.rmtree(work, ignore_errors=True)
     return 0
 
 
