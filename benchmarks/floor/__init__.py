@@ -1,0 +1,1 @@
+"""The floor service of benchmarks/requests.sh (copied into the benchmark's app tree)."""
