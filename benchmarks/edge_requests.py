@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path += [str(ROOT / "benchmarks"), str(ROOT / "molecule")]
 
 from app_requests import Sample, machine_state, parse_wrk  # noqa: E402
-from bf_load import _LoopbackTLSAdapter  # noqa: E402
+from bf_load import LoopbackTLSAdapter  # noqa: E402
 
 VENV_BIN = ROOT / ".venv" / "bin"
 FLOOR_SRC = ROOT / "benchmarks" / "floor"
@@ -146,7 +146,7 @@ class Edge:
         self.base = f"https://{v['addr']}:{v['port']}"
         self.host = v["name"] if int(v["port"]) == 443 else f"{v['name']}:{v['port']}"
         self.session = requests.Session()
-        self.session.mount("https://", _LoopbackTLSAdapter(v["name"]))
+        self.session.mount("https://", LoopbackTLSAdapter(v["name"]))
         self.session.verify = str(Path(v["dir"]) / "config/nginx/tls/fullchain.pem")
         self.session.headers["Host"] = self.host
 

@@ -26,7 +26,7 @@ REPO = Path(__file__).resolve().parent.parent
 PATHS = ("/", "/api/products", "/api/health/ready")
 
 
-class _LoopbackTLSAdapter(HTTPAdapter):
+class LoopbackTLSAdapter(HTTPAdapter):
     """Connects to 127.0.0.1 but sends SNI and checks the certificate for the server name."""
 
     def __init__(self, server_name: str) -> None:
@@ -76,7 +76,7 @@ class Load:
         session = requests.Session()
         if self.cert_file:
             # Checks the certificate for the server name while connecting to an address.
-            session.mount("https://", _LoopbackTLSAdapter(self.server_name))
+            session.mount("https://", LoopbackTLSAdapter(self.server_name))
         session.verify = self.cert_file
         session.headers["Host"] = self.host_header
         session.trust_env = False

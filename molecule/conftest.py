@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
+from bf_load import LoopbackTLSAdapter
 
 # Every service of the stack contract; the stack must run each of them.
 SERVICES = ("api", "frontend", "nginx", "postgres", "redis", "cache", "pgadmin")
@@ -74,24 +74,11 @@ def scenario(host: Any, pytestconfig: pytest.Config) -> Scenario:
     return result
 
 
-class _LoopbackTLSAdapter(HTTPAdapter):
-    """Connects to 127.0.0.1 but sends SNI and checks the certificate for the server name."""
-
-    def __init__(self, server_name: str) -> None:
-        self._server_name = server_name
-        super().__init__()
-
-    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
-        kwargs["server_hostname"] = self._server_name
-        kwargs["assert_hostname"] = self._server_name
-        super().init_poolmanager(*args, **kwargs)
-
-
 @pytest.fixture(scope="module")
 def http(scenario: Scenario) -> requests.Session:
     """A client for the scenario's Nginx that trusts only the generated certificate."""
     session = requests.Session()
-    session.mount("https://", _LoopbackTLSAdapter(scenario.server_name))
+    session.mount("https://", LoopbackTLSAdapter(scenario.server_name))
     session.verify = str(scenario.cert_file)
     session.headers["Host"] = f"{scenario.server_name}:{scenario.https_port}"
     # No proxy from the environment may stand between the tests and 127.0.0.1.
