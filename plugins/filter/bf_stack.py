@@ -22,6 +22,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import posixpath
 import re
 from typing import Any
 
@@ -273,7 +274,13 @@ def _backing_service(
     if kind == "edge":
         paths = settings["paths"]
         binds += [
-            {"source": paths["nginx_conf"], "target": mounts["nginx_conf"]},
+            # The directory of nginx.conf, not the file: a bind of a file pins its inode, and
+            # the template task replaces the file by a rename, so a reload in the running task
+            # would read the old config forever.
+            {
+                "source": posixpath.dirname(paths["nginx_conf"]),
+                "target": posixpath.dirname(mounts["nginx_conf"]),
+            },
             {"source": paths["nginx_tls"], "target": mounts["nginx_tls"]},
             {"source": paths["maintenance"], "target": mounts["maintenance"]},
         ]

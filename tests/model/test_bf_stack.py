@@ -158,11 +158,17 @@ def test_edge_binds_its_files_and_the_static_dirs(compose: dict[str, Any]) -> No
         if v["type"] == "bind"
     }
     assert binds == {
-        "/etc/nginx/nginx.conf": "/opt/bf/config/nginx/nginx.conf",
+        # nginx.conf's directory: a file bind would pin the inode the template task replaces.
+        "/etc/nginx/bf": "/opt/bf/config/nginx",
         "/etc/nginx/tls": "/opt/bf/config/nginx/tls",
         "/srv/maintenance": "/opt/bf/maintenance",
         "/srv/static/frontend": "/opt/bf/static/frontend",
     }
+
+
+def test_edge_runs_the_config_it_binds(model: dict[str, Any], compose: dict[str, Any]) -> None:
+    command = compose["services"]["nginx"]["command"]
+    assert command[command.index("-c") + 1] == model["mounts"]["nginx_conf"]
 
 
 def test_release_changes_with_the_service_only(
