@@ -56,11 +56,13 @@ def task_release(task: dict[str, Any]) -> str | None:
     return labels.get(RELEASE_LABEL)
 
 
-def failed_task(tasks: list[dict[str, Any]], release: str | None) -> dict[str, Any] | None:
-    """The newest task of ``release`` that did not run to the end, or None.
+def failed_tasks(tasks: list[dict[str, Any]], release: str | None) -> list[dict[str, Any]]:
+    """The tasks of ``release`` that did not run to the end, the likeliest to say why first.
 
-    Its own logs say why a release was rolled back; the service's logs mix in the old tasks,
-    which kept serving (and logging) meanwhile.
+    Their own logs say why a release was rolled back; the service's logs mix in the old tasks,
+    which kept serving (and logging) meanwhile. A task that failed or was rejected carries the
+    error; one merely shut down (the engine stops the rest when it rolls back) may have logged
+    nothing. Newest first within each.
     """
     mine = [
         t
@@ -68,9 +70,9 @@ def failed_task(tasks: list[dict[str, Any]], release: str | None) -> dict[str, A
         if (release is None or task_release(t) == release)
         and t.get("Status", {}).get("State") in ("failed", "rejected", "shutdown", "complete")
     ]
-    if not mine:
-        return None
-    return max(mine, key=lambda t: t.get("Status", {}).get("Timestamp", ""))
+    mine.sort(key=lambda t: t.get("Status", {}).get("Timestamp", ""), reverse=True)
+    mine.sort(key=lambda t: t.get("Status", {}).get("State") not in ("failed", "rejected"))
+    return mine
 
 
 def service_state(

@@ -62,7 +62,7 @@ from ansible.module_utils.bf_swarm import (  # noqa: E402
     api_filters,
     demux_logs,
     describe,
-    failed_task,
+    failed_tasks,
     service_state,
 )
 from ansible_collections.community.docker.plugins.module_utils._api.errors import (  # noqa: E402
@@ -89,9 +89,33 @@ def _task_logs(client: AnsibleDockerClient, task: dict, lines: int) -> str:
         raw = client.get_binary(
             "/tasks/{0}/logs", task["ID"], params={"stdout": 1, "stderr": 1, "tail": lines}
         )
-    except (APIError, NotFound) as exc:
-        return f"(no logs: {exc})"
+    except (APIError, NotFound):
+        raw = b""
+    logs = demux_logs(raw)
+    if logs.strip():
+        return logs
+    # The swarm's log broker sometimes answers nothing for a task that just ended; the
+    # container's own logs are still there when it ran on this node.
+    container = task.get("Status", {}).get("ContainerStatus", {}).get("ContainerID")
+    if not container:
+        return ""
+    try:
+        raw = client.get_binary(
+            "/containers/{0}/logs", container, params={"stdout": 1, "stderr": 1, "tail": lines}
+        )
+    except (APIError, NotFound):
+        return ""
     return demux_logs(raw)
+
+
+def _failure_logs(client: AnsibleDockerClient, name: str, tasks: list[dict], lines: int) -> str:
+    """The last log lines of the first failed task that logged anything, else the service's."""
+    for task in tasks[:3]:
+        logs = _task_logs(client, task, lines)
+        if logs.strip():
+            which = f"the failed task {task['ID'][:12]} of {name}"
+            return f"--- last {lines} log lines of {which}:\n{logs}"
+    return f"--- last {lines} log lines of {name}:\n" + _logs(client, name, lines)
 
 
 def _poll(client: AnsibleDockerClient, stack: str, releases: dict[str, str]) -> list[dict]:
@@ -117,7 +141,7 @@ def _poll(client: AnsibleDockerClient, stack: str, releases: dict[str, str]) -> 
         tasks = client.get_json("/tasks", params={"filters": api_filters(service=[service["ID"]])})
         state = service_state(service, tasks, release)
         # Kept out of the returned facts: only the failure message reads it.
-        state["_failed_task"] = failed_task(tasks, release)
+        state["_failed_tasks"] = failed_tasks(tasks, release)
         states.append(state)
     return states
 
@@ -147,7 +171,7 @@ def main() -> None:
             time.sleep(params["interval"])
     except APIError as exc:
         client.fail(f"Cannot read the services of {params['stack']}: {exc}")
-    failed_tasks = {s["name"]: s.pop("_failed_task", None) for s in states}
+    ended = {s["name"]: s.pop("_failed_tasks", []) for s in states}
     if done or params["report_only"]:
         client.module.exit_json(
             changed=False,
@@ -156,20 +180,9 @@ def main() -> None:
         )
     rolled = [s for s in states if s["state"] == "rolling_back"]
     stuck = failed or [s for s in states if s["state"] != "converged"]
-    sections = []
-    for s in stuck:
-        task = failed_tasks.get(s["name"])
-        if task is not None:
-            sections.append(
-                f"--- last {params['log_lines']} log lines of the failed task {task['ID'][:12]} "
-                f"of {s['name']}:\n" + _task_logs(client, task, params["log_lines"])
-            )
-        else:
-            sections.append(
-                f"--- last {params['log_lines']} log lines of {s['name']}:\n"
-                + _logs(client, s["name"], params["log_lines"])
-            )
-    logs = "\n".join(sections)
+    logs = "\n".join(
+        _failure_logs(client, s["name"], ended[s["name"]], params["log_lines"]) for s in stuck
+    )
     if failed:
         why = "rolled back"
     elif rolled:

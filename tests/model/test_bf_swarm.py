@@ -56,13 +56,16 @@ def test_rolling_back_is_waited_for(bf_swarm: ModuleType) -> None:
     assert state["state"] == "rolling_back"
 
 
-def test_the_failed_task_is_the_newest_of_the_release(bf_swarm: ModuleType) -> None:
+def test_the_failed_tasks_of_the_release_come_newest_failure_first(bf_swarm: ModuleType) -> None:
     older = _task("new", "failed", "shutdown", "first")
     newer = _task("new", "failed", "shutdown", "second")
     newer["Status"]["Timestamp"] = "2026-12-03T10:00:09Z"
-    tasks = [_task("old", "running"), older, newer, _task("old", "shutdown", "shutdown")]
-    assert bf_swarm.failed_task(tasks, "new") is newer
-    assert bf_swarm.failed_task([_task("old", "running")], "new") is None
+    # Stopped by the rollback, after the failures: it may have logged nothing, so it comes last.
+    stopped = _task("new", "shutdown", "shutdown")
+    stopped["Status"]["Timestamp"] = "2026-12-03T10:00:20Z"
+    tasks = [_task("old", "running"), older, stopped, newer, _task("old", "shutdown", "shutdown")]
+    assert bf_swarm.failed_tasks(tasks, "new") == [newer, older, stopped]
+    assert bf_swarm.failed_tasks([_task("old", "running")], "new") == []
 
 
 def test_global_services_want_one_task_per_eligible_node(bf_swarm: ModuleType) -> None:
