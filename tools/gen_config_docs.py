@@ -35,8 +35,8 @@ ROLE_ORDER = [
     "bf_config",
     "bf_deploy",
 ]
-# What shared.yml's comments cannot say in a table cell (stack contract).
-SHARED_CHOICES = {"bf_environment": ["local", "staging", "prod"]}
+# What the preflight accepts for each shared variable (choices, a pattern or a rule in words).
+SHARED_RULES = ROOT / "playbooks" / "vars" / "shared_rules.yml"
 _KEY = re.compile(r"^([A-Za-z_][A-Za-z0-9_]*):")
 _MARKUP = re.compile(r"\b[CIVBM]\(([^)]*)\)")
 
@@ -52,6 +52,15 @@ def _code(value: Any) -> str:
     text = _cell(value if isinstance(value, str) and value else json.dumps(value))
     fence = "``" if "`" in text else "`"
     return f"{fence}{text}{fence}"
+
+
+def _accepted(rule: dict[str, Any]) -> str:
+    """One cell: the choices, the pattern or the rule the preflight checks a value against."""
+    if "choices" in rule:
+        return ", ".join(_code(c) for c in rule["choices"])
+    if "pattern" in rule:
+        return _code(rule["pattern"])
+    return _cell(rule.get("rule") or "—")
 
 
 def _description(spec: dict[str, Any]) -> str:
@@ -150,12 +159,13 @@ def _shared_section(shared: Path, roles: list[str]) -> list[str]:
         "`inventories/<env>/group_vars/all/000-shared.yml`: it loads first, so the inventory's own",
         "`vars.yml` overrides any of them.",
         "",
-        "| Variable | Type | Default | Choices | Description |",
+        "| Variable | Type | Default | Accepted | Description |",
         "| --- | --- | --- | --- | --- |",
     ]
+    rules = yaml.safe_load(SHARED_RULES.read_text())["_bf_site_rules"]
     for key in own:
         value = values[key]
-        choices = ", ".join(_code(c) for c in SHARED_CHOICES.get(key, [])) or "—"
+        choices = _accepted(rules.get(key) or {})
         kind = {bool: "bool", int: "int", list: "list", dict: "dict"}.get(type(value), "str")
         lines.append(
             f"| `{key}` | {kind} | {_code(value)} | {choices} | {_cell(comments.get(key) or '—')} |"

@@ -6,6 +6,7 @@ assert can say exactly what is wrong with the variable it names.
 
 from __future__ import annotations
 
+import ipaddress
 import posixpath
 from typing import Any
 
@@ -43,9 +44,30 @@ def bf_dir_problem(path: Any) -> str:
     return ""
 
 
+def bf_ipv4_problem(value: Any) -> str:
+    """Why value is not an IPv4 address in dotted-quad form (empty when it is).
+
+    The standard library's parser, not a regular expression: it refuses octets above 255 and
+    leading zeros (which some tools read as octal) alike.
+
+    Args:
+        value: The value of an address variable.
+
+    Returns:
+        An empty string, or the reason in a few words.
+    """
+    if not isinstance(value, str) or not value:
+        return "it must be an IPv4 address such as 10.0.0.5"
+    try:
+        ipaddress.IPv4Address(value)
+    except ValueError:
+        return f"{value!r} is not an IPv4 address (four numbers 0-255, such as 10.0.0.5)"
+    return ""
+
+
 class FilterModule:
     """Inventory value checks."""
 
     def filters(self) -> dict[str, Any]:
         """Return the filters of this plugin."""
-        return {"bf_dir_problem": bf_dir_problem}
+        return {"bf_dir_problem": bf_dir_problem, "bf_ipv4_problem": bf_ipv4_problem}

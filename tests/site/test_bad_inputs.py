@@ -85,6 +85,21 @@ CASES = [
         "bf_bind_address of localhost (300.1.1.1) must be an IPv4 address",
     ),
     (
+        "bad-swarm-advertise-address",
+        {"bf_swarm_advertise_addr": "10.0.2"},
+        None,
+        "local",
+        "bf_swarm_advertise_addr of localhost (10.0.2) must be an IPv4 address the other nodes"
+        " reach",
+    ),
+    (
+        "bad-swarm-bind-address",
+        {"bf_docker_swarm_bind_address": "0127.0.0.1"},
+        None,
+        "local",
+        "bf_docker_swarm_bind_address of localhost: '0127.0.0.1' is not an IPv4 address",
+    ),
+    (
         "bad-server-name",
         {"bf_server_name": "shop example com"},
         None,
