@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from typing import Any
 import pytest
 import requests
 import urllib3
+import yaml
 
 # The stack's own listeners inside its networks: none may be published on any host.
 DATA_PORTS = {"postgres": 5432, "redis": 6379}
@@ -31,6 +33,9 @@ IMAGES = {
 }
 ROUNDS = 40
 REPO = Path(__file__).resolve().parents[3]
+# The load generator and the app-tree helper the default scenario uses (molecule/ is no package).
+sys.path.insert(0, str(REPO / "molecule"))
+from bf_load import PATHS, Load, changed_app_tree  # noqa: E402
 
 
 def _vars(host: Any) -> dict[str, Any]:
@@ -252,29 +257,24 @@ def test_backup_and_restore_across_hosts(
 # --- Last: a code change rolled out over SSH, under load --------------------------------------
 
 
-def test_a_code_change_rolls_out_over_ssh_with_no_failed_request(
-    host: Any, edge: dict[str, Any], tmp_path: Path
-) -> None:
-    """Two API and two frontend replicas on two hosts update one task at a time."""
-    sys.path.insert(0, str(REPO / "molecule"))
-    from bf_load import PATHS, Load, changed_app_tree
+# What each rollout test hands on to the next (they run in file order, on the edge host's turn).
+ROLLOUT: dict[str, Any] = {}
 
+
+def _releases(host: Any) -> dict[str, str]:
     stack = _vars(host)["bf_stack_name"]
+    out = host.check_output(
+        "docker service inspect --format '{{json .Spec.Labels}}' %s_api %s_frontend", stack, stack
+    )
+    labels = [json.loads(line) for line in out.splitlines()]
+    return {
+        name: label["io.backend-framework.release"]
+        for name, label in zip(("api", "frontend"), labels, strict=True)
+    }
 
-    def releases() -> dict[str, str]:
-        out = host.check_output(
-            "docker service inspect --format '{{json .Spec.Labels}}' %s_api %s_frontend",
-            stack,
-            stack,
-        )
-        labels = [json.loads(line) for line in out.splitlines()]
-        return {
-            name: label["io.backend-framework.release"]
-            for name, label in zip(("api", "frontend"), labels, strict=True)
-        }
 
-    before = releases()
-    tree = changed_app_tree(tmp_path / "app", api="mh-v2", frontend="mh-v2")
+def _under_load(edge: dict[str, Any], name: str, *extra: str) -> tuple[Any, Load, float]:
+    """Run a playbook over SSH under a bounded load through the edge; return when it returned."""
     load = Load(
         base_url=f"https://{edge['address']}:{edge['https']}",
         server_name=edge["server_name"],
@@ -284,16 +284,90 @@ def test_a_code_change_rolls_out_over_ssh_with_no_failed_request(
     )
     with load:
         time.sleep(2)
-        proc = _playbook("site.yml", "-e", f"bf_app_dir={tree}")
+        proc = _playbook(name, *extra)
         returned = time.monotonic()
         time.sleep(6)
-    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
-    after = releases()
-    assert after["api"] != before["api"] and after["frontend"] != before["frontend"]
+    return proc, load, returned
+
+
+def _assert_no_failure(load: Load) -> None:
     failures = load.failures()
     assert not failures, (
         load.summary() + "\n" + "\n".join(f"{f.path}: {f.status} {f.error}" for f in failures[:10])
     )
+
+
+def _assert_serves(load: Load, returned: float, releases: dict[str, str]) -> None:
     for path in PATHS:
         name = "api" if path.startswith("/api/") else "frontend"
-        assert load.releases_after(returned, path) == {after[name]}, load.summary()
+        assert load.releases_after(returned, path) == {releases[name]}, load.summary()
+
+
+def test_a_code_change_rolls_out_over_ssh_with_no_failed_request(
+    host: Any, edge: dict[str, Any], tmp_path: Path
+) -> None:
+    """Two API and two frontend replicas on two hosts update one task at a time."""
+    ROLLOUT["first"] = before = _releases(host)
+    tree = changed_app_tree(tmp_path / "app", api="mh-v2", frontend="mh-v2")
+    proc, load, returned = _under_load(edge, "site.yml", "-e", f"bf_app_dir={tree}")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    after = _releases(host)
+    assert after["api"] != before["api"] and after["frontend"] != before["frontend"]
+    _assert_no_failure(load)
+    _assert_serves(load, returned, after)
+    ROLLOUT.update(tree=tree, second=after)
+
+
+def test_a_broken_release_is_rolled_back_on_every_host(
+    host: Any, edge: dict[str, Any], tmp_path: Path
+) -> None:
+    """The engine rolls the broken frontend back on both app hosts; the old one serves."""
+    assert "second" in ROLLOUT, "needs the code-change test"
+    marker = "mh-v3-broken"
+    tree = changed_app_tree(tmp_path / "app", api="mh-v2", frontend=marker, break_frontend=True)
+    proc, load, _ = _under_load(edge, "site.yml", "-e", f"bf_app_dir={tree}")
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0, output[-4000:]
+    stack = _vars(host)["bf_stack_name"]
+    assert f"rolled {stack}_frontend back from release" in output, output[-6000:]
+    assert f"broken on purpose: {marker}" in output, output[-6000:]
+    assert _releases(host) == ROLLOUT["second"]
+    _assert_no_failure(load)
+    assert {s.release for s in load.samples if s.path == "/"} == {ROLLOUT["second"]["frontend"]}
+
+
+def test_an_edge_header_change_reloads_nginx_over_ssh(
+    host: Any, edge: dict[str, Any], http: requests.Session
+) -> None:
+    """A header value reaches the running edge Nginx by a reload: its task is not replaced."""
+    assert "tree" in ROLLOUT, "needs the code-change test"
+    defaults = yaml.safe_load((REPO / "roles/bf_config/defaults/main.yml").read_text())
+    headers = dict(defaults["bf_config_security_headers"])
+    headers["Permissions-Policy"] = "camera=(), microphone=(), geolocation=()"
+    nginx = "docker ps -q --no-trunc --filter label=com.docker.swarm.service.name=%s_nginx"
+    stack = _vars(host)["bf_stack_name"]
+    before = host.check_output(nginx, stack)
+    proc, load, _ = _under_load(
+        edge, "site.yml", "-e", f"bf_app_dir={ROLLOUT['tree']}",
+        "-e", json.dumps({"bf_config_security_headers": headers}),
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    _assert_no_failure(load)
+    assert before and host.check_output(nginx, stack) == before
+    response = http.get(_url(edge, "/"), timeout=10)
+    assert response.headers["Permissions-Policy"] == headers["Permissions-Policy"]
+    assert _releases(host) == ROLLOUT["second"]
+
+
+def test_rollback_over_ssh_returns_to_the_previous_release(host: Any, edge: dict[str, Any]) -> None:
+    """playbooks/rollback.yml under load, then once more: the second run changes nothing."""
+    assert "first" in ROLLOUT, "needs the code-change test"
+    proc, load, returned = _under_load(edge, "rollback.yml")
+    assert proc.returncode == 0, proc.stdout[-6000:] + proc.stderr[-2000:]
+    assert _releases(host) == ROLLOUT["first"]
+    _assert_no_failure(load)
+    _assert_serves(load, returned, ROLLOUT["first"])
+    again = _playbook("rollback.yml")
+    assert again.returncode == 0, again.stdout[-4000:]
+    recap = re.findall(r"^(bf-mh-\d)\s+: ok=\d+\s+changed=(\d+)", again.stdout, re.MULTILINE)
+    assert len(recap) == 3 and {changed for _, changed in recap} == {"0"}, again.stdout[-3000:]
