@@ -1,5 +1,7 @@
 import json
+from pathlib import Path
 
+import yaml
 from conftest import assert_envelope_error, build_app, reset_state
 
 
@@ -25,6 +27,16 @@ def test_body_too_large_is_413_json(database_url, redis_url, app):
 
 def test_default_max_content_length_is_one_mib(session_app):
     assert session_app.config["MAX_CONTENT_LENGTH"] == 1024 * 1024
+
+
+def test_the_edge_body_limit_is_the_apps_own(session_app):
+    # The edge's client_max_body_size for this app is its manifest's max_body (an Nginx size):
+    # a larger one lets through bodies the app then refuses itself, a smaller one refuses
+    # bodies the app takes.
+    manifest = yaml.safe_load((Path(__file__).parents[1] / "service.yml").read_text())
+    size = manifest["max_body"]
+    factor = {"k": 1024, "m": 1024 * 1024}.get(size[-1], 1)
+    assert int(size.rstrip("km")) * factor == session_app.config["MAX_CONTENT_LENGTH"]
 
 
 def test_invalid_json_is_400(client):

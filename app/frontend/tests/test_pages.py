@@ -7,8 +7,11 @@ test_integration_api.py.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import redis
+import yaml
 
 from frontend.tests.conftest import csrf_token, free_port
 from frontend.tests.scripted_server import Action, fail, ok
@@ -306,6 +309,20 @@ def test_login_redirect_keeps_local_paths(make_app, scripted_api, target):
     data = {"email": USER["email"], "password": "password1", "csrf_token": token}
     response = client.post("/login", query_string={"next": target}, data=data)
     assert response.headers["Location"] == target
+
+
+def test_the_edge_body_limit_is_the_apps_own(make_app, dead_api_url):
+    # The edge's client_max_body_size for the frontend is its manifest's max_body (an Nginx
+    # size): it must be what the app itself accepts, no more and no less.
+    manifest = yaml.safe_load((Path(__file__).parents[1] / "service.yml").read_text())
+    size = manifest["max_body"]
+    factor = {"k": 1024, "m": 1024 * 1024}.get(size[-1], 1)
+    app = make_app(API_URL=dead_api_url)
+    assert int(size.rstrip("km")) * factor == app.config["MAX_CONTENT_LENGTH"]
+    # And a body one byte over is refused by the app too (413), not only by the edge.
+    body = b"x" * (app.config["MAX_CONTENT_LENGTH"] + 1)
+    response = app.test_client().post("/login", data=body, content_type="text/plain")
+    assert response.status_code == 413
 
 
 def test_proxy_headers_trusted_are_only_those_nginx_sets(make_app, dead_api_url):
