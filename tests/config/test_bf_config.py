@@ -156,11 +156,23 @@ def test_nginx_conf_has_routes_headers_and_limits(first: Run) -> None:
     assert "error_page 429 @bf_json_429;" in api_block
     # Each app's own body limit (its manifest's max_body), and only what Nginx sets is forwarded.
     assert "client_max_body_size 1m;" in api_block
-    assert "uwsgi_param HTTP_X_FORWARDED_HOST $host;" in api_block
     # The HTTPS server's `location /` (the HTTP server's one only redirects).
     https_server = conf[conf.index("ssl http2 default_server") :]
     frontend_block = https_server[https_server.index("location / {\n") :]
-    assert "client_max_body_size 64k;" in frontend_block[: frontend_block.index("}")]
+    frontend_block = frontend_block[: frontend_block.index("}")]
+    assert "client_max_body_size 64k;" in frontend_block
+    # Every forwarded header the apps' proxy handling reads is set by Nginx in each app's block,
+    # which replaces the client's own copy of it.
+    forwarded = {
+        "FOR": "$remote_addr",
+        "PROTO": "$scheme",
+        "HOST": "$host",
+        "PORT": str(HTTPS_PORT),
+        "PREFIX": '""',
+    }
+    for block in (api_block, frontend_block):
+        for name, value in forwarded.items():
+            assert f"uwsgi_param HTTP_X_FORWARDED_{name} {value};" in block, name
     assert (
         """return 429 '{"success":false,"data":null,"error":"Too many requests","""
         """"code":"rate_limited"}';"""
