@@ -154,8 +154,12 @@ def changed_app_tree(dest: Path, *, api: str, frontend: str, break_frontend: boo
     return dest
 
 
-def playbook(name: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    """Run playbooks/<name> against the scenario's inventory, as an operator would."""
+def playbook(name: str, *extra: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
+    """Run playbooks/<name> against the scenario's inventory, as an operator would.
+
+    Plain output (no colour, whatever Molecule's environment forces): the tests read it. A run
+    that hangs fails the test after ``timeout`` seconds instead of holding up CI.
+    """
     inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
     env = {
         **os.environ,
@@ -168,5 +172,5 @@ def playbook(name: str, *extra: str) -> subprocess.CompletedProcess[str]:
     argv = [str(Path(sys.executable).parent / "ansible-playbook"),
             str(REPO / "playbooks" / name), "-i", str(inventory), *extra]  # fmt: skip
     return subprocess.run(  # noqa: S603 - the repository's own playbooks
-        argv, capture_output=True, text=True, check=False, cwd=REPO, env=env
+        argv, capture_output=True, text=True, check=False, cwd=REPO, env=env, timeout=timeout
     )

@@ -8,10 +8,8 @@ skip on the other hosts.
 from __future__ import annotations
 
 import json
-import os
 import re
 import socket
-import subprocess
 import sys
 import time
 import uuid
@@ -35,7 +33,7 @@ ROUNDS = 40
 REPO = Path(__file__).resolve().parents[3]
 # The load generator and the app-tree helper the default scenario uses (molecule/ is no package).
 sys.path.insert(0, str(REPO / "molecule"))
-from bf_load import PATHS, Load, changed_app_tree  # noqa: E402
+from bf_load import PATHS, Load, changed_app_tree, playbook  # noqa: E402
 
 
 def _vars(host: Any) -> dict[str, Any]:
@@ -205,17 +203,6 @@ def test_host_has_the_images_of_its_services_only(host: Any) -> None:
 # --- Last: backup and restore across hosts ------------------------------------------------
 
 
-def _playbook(name: str, *extra: str) -> subprocess.CompletedProcess[str]:
-    """Run one of playbooks/<name> against the scenario's inventory, as an operator would."""
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
-    env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
-    argv = [str(Path(sys.executable).parent / "ansible-playbook"),
-            str(REPO / "playbooks" / name), "-i", str(inventory), *extra]  # fmt: skip
-    return subprocess.run(  # noqa: S603 - the repository's own playbooks
-        argv, capture_output=True, text=True, check=False, cwd=REPO, env=env, timeout=900
-    )
-
-
 def _admin_token(http: requests.Session, edge: dict[str, Any], host: Any) -> str:
     secrets = _secrets(host)
     body = {"email": _vars(host)["bf_admin_email"], "password": secrets["admin_password"]}
@@ -236,12 +223,12 @@ def test_backup_and_restore_across_hosts(
     )  # fmt: skip
     assert created.status_code == 201, created.text
     product = created.json()["data"]["id"]
-    backup = _playbook("backup.yml")
+    backup = playbook("backup.yml")
     assert backup.returncode == 0, backup.stdout[-4000:]
     deleted = http.delete(_url(edge, f"/api/products/{product}"), headers=auth, timeout=10)
     assert deleted.status_code in (200, 204), deleted.text
     assert http.get(_url(edge, f"/api/products/{product}"), timeout=10).status_code == 404
-    restore = _playbook("restore.yml", "-e", "restore_confirm=yes")
+    restore = playbook("restore.yml", "-e", "restore_confirm=yes")
     assert restore.returncode == 0, restore.stdout[-4000:]
     back = http.get(_url(edge, f"/api/products/{product}"), timeout=10)
     assert back.status_code == 200 and back.json()["data"]["name"] == name, back.text
@@ -284,7 +271,7 @@ def _under_load(edge: dict[str, Any], name: str, *extra: str) -> tuple[Any, Load
     )
     with load:
         time.sleep(2)
-        proc = _playbook(name, *extra)
+        proc = playbook(name, *extra)
         returned = time.monotonic()
         time.sleep(6)
     return proc, load, returned
@@ -367,7 +354,7 @@ def test_rollback_over_ssh_returns_to_the_previous_release(host: Any, edge: dict
     assert _releases(host) == ROLLOUT["first"]
     _assert_no_failure(load)
     _assert_serves(load, returned, ROLLOUT["first"])
-    again = _playbook("rollback.yml")
+    again = playbook("rollback.yml")
     assert again.returncode == 0, again.stdout[-4000:]
     recap = re.findall(r"^(bf-mh-\d)\s+: ok=\d+\s+changed=(\d+)", again.stdout, re.MULTILINE)
     assert len(recap) == 3 and {changed for _, changed in recap} == {"0"}, again.stdout[-3000:]
