@@ -81,7 +81,8 @@ def _require(settings: dict[str, Any], *keys: str) -> None:
 def _secret_refs(secrets: Any, uid: int, mount: str) -> list[dict[str, Any]]:
     """Normalise a list of secret names, or a mapping name -> env var, to secret references.
 
-    A list gives each secret the environment variable ``<NAME>_FILE``; a mapping names it.
+    A list gives each secret the environment variable ``<NAME>_FILE``; a mapping names it, or
+    maps it to null for a file the service's other settings already name (pgBackRest's CA).
     Each secret is owned by the service's user with mode 0400: swarm has no group_add.
     """
     if isinstance(secrets, dict):
@@ -296,7 +297,7 @@ def _backing_service(
             binds.append({"source": settings["acme_webroot"], "target": "/srv/acme"})
     secrets = _secret_refs(spec.get("secrets") or {}, uid, mounts["secrets"])
     env = {str(k): str(v) for k, v in (spec.get("environment") or {}).items()}
-    env.update({ref["env"]: ref["path"] for ref in secrets})
+    env.update({ref["env"]: ref["path"] for ref in secrets if ref["env"]})
     hosts = list(settings["groups"].get(group, []))
     mode = spec.get("mode", "replicated")
     return {

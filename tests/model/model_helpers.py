@@ -65,6 +65,7 @@ def settings(**over: Any) -> dict[str, Any]:
         "bf_postgres_user": "backend",
         "bf_admin_email": "admin@example.com",
         "bf_stack_pgadmin_expose": over.pop("pgadmin_expose", True),
+        "bf_stack_name": "shop",
     }
     variables = _role_yaml("bf_stack", "vars/main.yml")
     groups = over.pop(
@@ -76,6 +77,7 @@ def settings(**over: Any) -> dict[str, Any]:
             "bf_db_primary": ["w2"],
             "bf_cache": ["w2"],
             "bf_admin": ["w2"],
+            "bf_backup": ["w1"],
         },
     )
     base = {

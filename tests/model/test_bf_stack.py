@@ -14,6 +14,7 @@ GROUPS = {
     "redis": "bf_cache",
     "cache": "bf_cache",
     "pgadmin": "bf_admin",
+    "pgbackrest": "bf_backup",
 }
 IMAGES = {
     name: f"bf/{name}:abc" for name in ("api", "frontend", "nginx", "postgres", "redis", "pgadmin")
@@ -45,6 +46,7 @@ def test_every_service_has_the_same_shape(model: dict[str, Any]) -> None:
         "redis",
         "cache",
         "pgadmin",
+        "pgbackrest",
     }
     shapes = {name: set(service) for name, service in model["services"].items()}
     assert len({frozenset(keys) for keys in shapes.values()}) == 1, shapes
@@ -61,7 +63,8 @@ def test_placement_follows_the_inventory_groups(model: dict[str, Any]) -> None:
     assert services["postgres"]["hosts"] == ["w2"] and services["postgres"]["stateful"]
     assert model["hosts"] == {
         "m1": ["api", "frontend", "nginx"],
-        "w1": ["api", "frontend"],
+        # The pgBackRest repository on another host than the database it archives.
+        "w1": ["api", "frontend", "pgbackrest"],
         "w2": ["cache", "pgadmin", "postgres", "redis"],
     }
 
@@ -137,6 +140,7 @@ def test_update_order_start_first_only_where_it_cannot_deadlock(compose: dict[st
         # No volume, no host port: the new cache task starts before the old one stops.
         "cache": "start-first",
         "pgadmin": "stop-first",
+        "pgbackrest": "stop-first",
     }
 
 
@@ -148,7 +152,8 @@ def test_secrets_are_external_versions_owned_by_the_service_user(compose: dict[s
     api = {s["source"]: s for s in compose["services"]["api"]["secrets"]}
     assert api["postgres_password"]["uid"] == "10001" and api["postgres_password"]["mode"] == 0o400
     postgres = compose["services"]["postgres"]["secrets"]
-    assert [(s["uid"], s["mode"]) for s in postgres] == [("999", 0o400)]
+    # The password and pgBackRest's CA, certificate and key, all for the postgres user alone.
+    assert [(s["uid"], s["mode"]) for s in postgres] == [("999", 0o400)] * 4
 
 
 def test_edge_binds_its_files_and_the_static_dirs(compose: dict[str, Any]) -> None:
@@ -209,7 +214,13 @@ def test_a_subset_keeps_only_its_networks_and_secrets(
     )
     assert set(subset["services"]) == {"postgres", "redis"}
     assert set(subset["networks"]) == {"backend"}
-    assert set(subset["secrets"]) == {"postgres_password", "redis_password"}
+    assert set(subset["secrets"]) == {
+        "postgres_password",
+        "redis_password",
+        "pgbackrest_tls_ca",
+        "pgbackrest_tls_postgres_crt",
+        "pgbackrest_tls_postgres_key",
+    }
     assert "configs" not in subset
 
 
@@ -311,3 +322,47 @@ def test_the_cache_is_its_own_bounded_redis_the_sessions_are_never_evicted(
     assert env["CACHE_REDIS_URL"] == "redis://cache:6379/0"
     assert env["REDIS_URL"].startswith("redis://redis:6379/")
     assert "CACHE_REDIS_URL" not in compose["services"]["frontend"]["environment"]
+
+
+def test_pgbackrest_files_are_secrets_the_service_mounts(model: dict[str, Any]) -> None:
+    """Every pgBackRest *_FILE option names a secret mounted in that same service."""
+    for name in ("postgres", "pgbackrest"):
+        service = model["services"][name]
+        mounted = {ref["path"] for ref in service["secrets"]}
+        files = {
+            key: value
+            for key, value in service["environment"].items()
+            if key.startswith(("PGBACKREST_", "BF_PGBACKREST_"))
+            and key.endswith("_FILE")
+            and key != "PGBACKREST_LOG_LEVEL_FILE"
+        }
+        assert len(files) >= 4, (name, files)
+        assert {key: value for key, value in files.items() if value not in mounted} == {}, name
+
+
+def test_pgbackrest_ends_authorise_each_other_only(model: dict[str, Any]) -> None:
+    postgres = model["services"]["postgres"]["environment"]
+    repo = model["services"]["pgbackrest"]["environment"]
+    # Each end's client certificate is its server certificate, whose CN is its service name; the
+    # other end lets that CN alone in, for this stack's stanza alone.
+    assert postgres["PGBACKREST_REPO1_HOST_CERT_FILE"] == postgres["PGBACKREST_TLS_SERVER_CERT_FILE"]
+    assert repo["PGBACKREST_PG1_HOST_CERT_FILE"] == repo["PGBACKREST_TLS_SERVER_CERT_FILE"]
+    assert postgres["PGBACKREST_TLS_SERVER_AUTH"] == "pgbackrest=shop"
+    assert repo["PGBACKREST_TLS_SERVER_AUTH"] == "postgres=shop"
+    assert postgres["PGBACKREST_REPO1_HOST"] == "pgbackrest"
+    assert repo["PGBACKREST_PG1_HOST"] == "postgres"
+    assert postgres["PGBACKREST_STANZA"] == repo["PGBACKREST_STANZA"] == "shop"
+    # Encrypted at rest, with a passphrase that is a secret file, never a variable.
+    assert repo["PGBACKREST_REPO1_CIPHER_TYPE"] == "aes-256-cbc"
+    assert not [k for k in {**postgres, **repo} if "CIPHER_PASS" in k and not k.endswith("_FILE")]
+    # The database archives its WAL through pgBackRest.
+    command = model["services"]["postgres"]["command"]
+    assert "archive_mode=on" in command
+    assert "archive_command=pgbackrest archive-push %p" in command
+
+
+def test_pgbackrest_repository_is_a_stateful_backend_service(model: dict[str, Any]) -> None:
+    repo = model["services"]["pgbackrest"]
+    assert repo["stateful"] and repo["networks"] == ["backend"] and repo["ports"] == []
+    assert repo["volumes"] == [{"source": "pgbackrest_repo", "target": "/var/lib/pgbackrest"}]
+    assert repo["image"] == model["services"]["postgres"]["image"]

@@ -130,6 +130,7 @@ def test_every_contract_group_is_there(env_name: str) -> None:
         "bf_edge",
         "bf_app",
         "bf_db_primary",
+        "bf_backup",
         "bf_cache",
         "bf_admin",
     }

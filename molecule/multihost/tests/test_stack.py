@@ -26,7 +26,8 @@ DATA_PORTS = {"postgres": 5432, "redis": 6379}
 # What each host runs (inventory/hosts.yml): the images it must have, and must not.
 IMAGES = {
     "bf-mh-1": ({"api", "frontend", "nginx"}, set()),
-    "bf-mh-2": ({"api", "frontend"}, {"nginx", "postgres", "redis", "pgadmin"}),
+    # bf-mh-2 keeps the pgBackRest repository, which runs the postgres image (one pgBackRest).
+    "bf-mh-2": ({"api", "frontend", "postgres"}, {"nginx", "redis", "pgadmin"}),
     "bf-mh-3": ({"postgres", "redis", "pgadmin"}, {"api", "frontend", "nginx"}),
 }
 ROUNDS = 40

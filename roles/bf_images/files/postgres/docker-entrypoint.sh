@@ -109,6 +109,11 @@ if [ "$1" = 'postgres' ]; then
 		init_database
 	fi
 	unset POSTGRES_PASSWORD_FILE
+	# The stack's postgres service sets the pgBackRest TLS server's address; a throwaway server
+	# (verify, restore) does not, and runs PostgreSQL alone.
+	if [ -n "${PGBACKREST_TLS_SERVER_ADDRESS:-}" ]; then
+		bf-pgbackrest beside
+	fi
 fi
 
 exec "$@"
