@@ -345,7 +345,8 @@ def test_pgbackrest_ends_authorise_each_other_only(model: dict[str, Any]) -> Non
     repo = model["services"]["pgbackrest"]["environment"]
     # Each end's client certificate is its server certificate, whose CN is its service name; the
     # other end lets that CN alone in, for this stack's stanza alone.
-    assert postgres["PGBACKREST_REPO1_HOST_CERT_FILE"] == postgres["PGBACKREST_TLS_SERVER_CERT_FILE"]
+    server_cert = postgres["PGBACKREST_TLS_SERVER_CERT_FILE"]
+    assert postgres["PGBACKREST_REPO1_HOST_CERT_FILE"] == server_cert
     assert repo["PGBACKREST_PG1_HOST_CERT_FILE"] == repo["PGBACKREST_TLS_SERVER_CERT_FILE"]
     assert postgres["PGBACKREST_TLS_SERVER_AUTH"] == "pgbackrest=shop"
     assert repo["PGBACKREST_TLS_SERVER_AUTH"] == "postgres=shop"
