@@ -598,6 +598,7 @@ def bf_stack_job_spec(
     name: str,
     networks: list[str] | None = None,
     env: dict[str, str] | None = None,
+    volumes: bool = False,
 ) -> dict[str, Any]:
     """The Engine API spec of a one-off task built from one service of a stack's Compose file.
 
@@ -615,6 +616,8 @@ def bf_stack_job_spec(
             has created only the backing services' networks when the migrations run).
         env: Environment set over the service's (e.g. LOG_LEVEL=INFO, so that a migration says
             what it applied).
+        volumes: Also mount the service's named volumes (a point-in-time restore writes the
+            database's own volume, on the node the service's placement gives: its only node).
 
     Returns:
         A dict with ``Name``, ``Labels``, ``TaskTemplate``, ``Mode`` for POST /services/create.
@@ -642,6 +645,13 @@ def bf_stack_job_spec(
         for v in svc.get("volumes", [])
         if v.get("type") == "tmpfs"
     ]
+    if volumes:
+        # docker stack deploy names a stack's volumes <stack>_<name>, as it does its networks.
+        mounts += [
+            {"Type": "volume", "Source": f"{stack}_{v['source']}", "Target": v["target"]}
+            for v in svc.get("volumes", [])
+            if v.get("type") == "volume"
+        ]
     deploy = svc.get("deploy", {})
     container = {
         "Image": svc["image"],

@@ -367,3 +367,37 @@ def test_pgbackrest_repository_is_a_stateful_backend_service(model: dict[str, An
     assert repo["stateful"] and repo["networks"] == ["backend"] and repo["ports"] == []
     assert repo["volumes"] == [{"source": "pgbackrest_repo", "target": "/var/lib/pgbackrest"}]
     assert repo["image"] == model["services"]["postgres"]["image"]
+
+
+def test_job_spec_mounts_the_service_volumes_only_when_asked(
+    bf_stack: ModuleType, compose: dict[str, Any]
+) -> None:
+    argv = ["pgbackrest", "restore"]
+    plain = bf_stack.bf_stack_job_spec(compose, "postgres", "shop", argv, "shop_job_restore")
+    with_volumes = bf_stack.bf_stack_job_spec(
+        compose, "postgres", "shop", argv, "shop_job_restore", None, None, True
+    )
+    assert [m["Type"] for m in plain["TaskTemplate"]["ContainerSpec"]["Mounts"]] == ["tmpfs"] * 2
+    mounts = with_volumes["TaskTemplate"]["ContainerSpec"]["Mounts"]
+    volumes = [m for m in mounts if m["Type"] == "volume"]
+    assert volumes == [
+        {"Type": "volume", "Source": "shop_postgres_data", "Target": "/var/lib/postgresql/data"}
+    ]
+    # Same node as the database: its placement.
+    assert with_volumes["TaskTemplate"]["Placement"]["Constraints"] == [
+        "node.labels.bf_db_primary == true"
+    ]
+
+
+def test_a_service_that_changes_user_lets_its_init_signal_the_server(
+    model: dict[str, Any],
+) -> None:
+    """An entrypoint that drops from root to a user needs KILL, or the stop signal is lost.
+
+    The container's init runs as root with every capability dropped; signalling a process of
+    another uid needs CAP_KILL, and without it the init exits on EPERM and the server is killed
+    in the middle of its shutdown (PostgreSQL then recovers from a crash at its next start).
+    """
+    switching = [n for n, s in model["services"].items() if "SETUID" in s["cap_add"]]
+    assert switching, "no service changes its user: the test checks nothing"
+    assert [n for n in switching if "KILL" not in model["services"][n]["cap_add"]] == []

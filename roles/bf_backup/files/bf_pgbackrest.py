@@ -18,11 +18,17 @@ Commands:
   info     the repository's backups and WAL archive range
   verify   pgBackRest's verify (every file of the repository against its checksum) and a
            stanza in good health
+  check-target
+           before a point-in-time restore touches anything: verify, then check that
+           --target-time (an ISO time with its zone, or `latest`) lies between the end of the
+           oldest valid base backup and now; prints the time in pgBackRest's form and the backup
+           set pgBackRest will restore from
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import shutil
 import subprocess
@@ -205,6 +211,55 @@ def cmd_verify(args: argparse.Namespace) -> dict[str, Any]:
     return {"changed": False, "seconds": round(time.monotonic() - started, 1), **info}
 
 
+def parse_target(text: str) -> dt.datetime:
+    """An ISO 8601 time with its zone (e.g. 2026-12-03 17:00:00+00) as an aware datetime."""
+    try:
+        when = dt.datetime.fromisoformat(text.strip())
+    except ValueError as exc:
+        raise RepoError(
+            f"restore_target_time {text!r} is not a time such as '2026-12-03 17:00:00+00'"
+        ) from exc
+    if when.tzinfo is None:
+        raise RepoError(
+            f"restore_target_time {text!r} has no time zone: add one, e.g. '{text.strip()}+00' "
+            "for UTC (a time without one means a different moment on each host)"
+        )
+    return when
+
+
+def pick_backup(info: dict[str, Any], target: dt.datetime | None) -> dict[str, Any]:
+    """The newest valid backup that ended before the target (the newest of all for latest)."""
+    valid = [b for b in info.get("backup", []) if not b.get("error")]
+    if not valid:
+        raise RepoError("the repository holds no valid base backup to restore from")
+    if target is None:
+        return valid[-1]
+    before = [b for b in valid if b["timestamp"]["stop"] <= target.timestamp()]
+    if not before:
+        oldest = dt.datetime.fromtimestamp(valid[0]["timestamp"]["stop"], dt.UTC)
+        raise RepoError(
+            f"{target.isoformat()} is before the end of the oldest base backup "
+            f"({oldest.isoformat()}): the repository cannot go back that far"
+        )
+    return before[-1]
+
+
+def cmd_check_target(args: argparse.Namespace) -> dict[str, Any]:
+    """Verify the repository and check the restore target against it, changing nothing."""
+    target = None if args.target_time == "latest" else parse_target(args.target_time)
+    now = dt.datetime.now(dt.UTC)
+    if target is not None and target > now:
+        raise RepoError(f"{target.isoformat()} is in the future (it is {now.isoformat()} now)")
+    result = cmd_verify(args)
+    container = find_repository(args)
+    backup = pick_backup(stanza_info(args, container), target)
+    return {
+        **result,
+        "target": "latest" if target is None else target.astimezone(dt.UTC).isoformat(" "),
+        "backup": backup["label"],
+    }
+
+
 def log(args: argparse.Namespace, line: str, ok: bool) -> None:
     """Append one line to the log file and send it to syslog; neither may break a run."""
     stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
@@ -222,7 +277,13 @@ def log(args: argparse.Namespace, line: str, ok: bool) -> None:
         )
 
 
-COMMANDS = {"stanza": cmd_stanza, "backup": cmd_backup, "info": cmd_info, "verify": cmd_verify}
+COMMANDS = {
+    "stanza": cmd_stanza,
+    "backup": cmd_backup,
+    "info": cmd_info,
+    "verify": cmd_verify,
+    "check-target": cmd_check_target,
+}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -232,6 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--stack", required=True, help="the stack name (bf_stack_name)")
     parser.add_argument("--type", default="auto", choices=["auto", "full", "diff", "incr"])
     parser.add_argument("--full-days", type=float, default=7.0)
+    parser.add_argument("--target-time", default="latest", help="check-target: ISO time or latest")
     parser.add_argument("--wait", type=float, default=120.0, help="seconds to wait for the task")
     parser.add_argument("--docker", default="docker")
     parser.add_argument("--log-file", default="")
