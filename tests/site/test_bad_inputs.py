@@ -228,6 +228,38 @@ CASES = [
         "local",
         'bf_config_rate_limit is "fast": it must be an Nginx rate such as 20r/s',
     ),
+    # Counts, sizes and durations: each out of its range, each refusal naming its variable.
+    (
+        "swarm-port-zero",
+        {"bf_docker_swarm_port": 0},
+        None,
+        "local",
+        "bf_docker_swarm_port of localhost (0) must be a TCP port, 1-65535",
+    ),
+    (
+        "cli-plugins-dir-system",
+        {"bf_docker_cli_plugins_dir": "/usr/local/bin"},
+        None,
+        "local",
+        'bf_docker_cli_plugins_dir is "/usr/local/bin": the Docker CLI finds plugins only in a'
+        " directory named cli-plugins",
+    ),
+    (
+        "cli-plugins-dir-not-normalised",
+        {"bf_docker_cli_plugins_dir": "/usr/local/lib/docker/../../lib/docker/cli-plugins"},
+        None,
+        "local",
+        'bf_docker_cli_plugins_dir is "/usr/local/lib/docker/../../lib/docker/cli-plugins": it'
+        " must be written normalised, as /usr/local/lib/docker/cli-plugins",
+    ),
+    (
+        "apt-channel-with-space",
+        {"bf_docker_install_source": "docker", "bf_docker_apt_channel": "stable main"},
+        None,
+        "local",
+        'bf_docker_apt_channel is "stable main": it must be a component of Docker\'s apt'
+        " repository",
+    ),
     # Mistakes only a cluster can have (a copy of inventories/prod, three hosts).
     ("no-manager", {}, None, "cluster-no-manager", "bf_swarm_managers has 0 hosts (none)"),
     (
