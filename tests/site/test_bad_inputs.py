@@ -230,6 +230,130 @@ CASES = [
     ),
     # Counts, sizes and durations: each out of its range, each refusal naming its variable.
     (
+        "uwsgi-threads-zero",
+        {"bf_stack_uwsgi_threads": 0},
+        None,
+        "local",
+        "bf_stack_uwsgi_threads is 0: it must be a thread count from 1 to 64",
+    ),
+    (
+        "uwsgi-harakiri-too-long",
+        {"bf_stack_uwsgi_harakiri": 7200},
+        None,
+        "local",
+        "bf_stack_uwsgi_harakiri is 7200: it must be a number of seconds from 1 to 3600",
+    ),
+    (
+        "uwsgi-buffer-too-small",
+        {"bf_stack_uwsgi_buffer_size": 1024},
+        None,
+        "local",
+        "bf_stack_uwsgi_buffer_size is 1024: it must be a byte count from 4096 to 65535",
+    ),
+    (
+        "uwsgi-listen-backlog-too-small",
+        {"bf_stack_uwsgi_listen": 8},
+        None,
+        "local",
+        "bf_stack_uwsgi_listen is 8: it must be a backlog from 16 to 65535",
+    ),
+    (
+        "uwsgi-max-requests-too-many",
+        {"bf_stack_uwsgi_max_requests": 5000000},
+        None,
+        "local",
+        "bf_stack_uwsgi_max_requests is 5000000: it must be 0 (never recycle) or a request count"
+        " up to 1000000",
+    ),
+    (
+        "log-max-file-zero",
+        {"bf_stack_log_max_file": 0},
+        None,
+        "local",
+        "bf_stack_log_max_file is 0: it must be a file count from 1 to 100",
+    ),
+    (
+        "log-max-size-without-unit",
+        {"bf_stack_log_max_size": "10"},
+        None,
+        "local",
+        'bf_stack_log_max_size is "10": it must be a size such as 10m',
+    ),
+    (
+        "replicas-zero",
+        {"bf_stack_replicas": {"api": 0}},
+        None,
+        "local",
+        'bf_stack_replicas is {"api": 0}: every value must be a replica count from 1 to 100',
+    ),
+    (
+        "healthcheck-bad-duration",
+        {
+            "bf_stack_healthcheck": {
+                "interval": "5 seconds",
+                "timeout": "3s",
+                "retries": 10,
+                "start_period": "30s",
+            }
+        },
+        None,
+        "local",
+        "interval, timeout and start_period must be durations such as 5s or 1m30s",
+    ),
+    (
+        "drain-shorter-than-the-dns-cache",
+        {"bf_stack_app_drain_seconds": 3},
+        None,
+        "local",
+        "bf_stack_app_drain_seconds is 3: it must be a number of seconds above 5",
+    ),
+    (
+        "cache-maxmemory-docker-size",
+        {"bf_stack_cache_maxmemory": "64m"},
+        None,
+        "local",
+        'bf_stack_cache_maxmemory is "64m": it must be a Redis size such as 64mb',
+    ),
+    (
+        "mem-limit-default-zero",
+        {"bf_stack_mem_limit_default": "0"},
+        None,
+        "local",
+        'bf_stack_mem_limit_default is "0": it must be a positive size',
+    ),
+    (
+        "redis-db-out-of-range",
+        {"bf_stack_redis_dbs": {"api": 16, "frontend": 1}},
+        None,
+        "local",
+        'bf_stack_redis_dbs is {"api": 16, "frontend": 1}: every value must be a Redis database'
+        " number from 0 to 15",
+    ),
+    (
+        "app-env-bad-name",
+        {"bf_stack_app_env": {"api": {"RATE LIMIT": "1 per second"}}},
+        None,
+        "local",
+        'bf_stack_app_env is {"api": {"RATE LIMIT": "1 per second"}}: every value must be a'
+        " mapping of environment variable names",
+    ),
+    (
+        "app-update-bad-order",
+        {"bf_stack_app_update": {"order": "start_first"}},
+        None,
+        "local",
+        'bf_stack_app_update is {"order": "start_first"}: its order must be start-first or'
+        " stop-first",
+    ),
+    (
+        "stateful-update-bad-failure-action",
+        {"bf_stack_stateful_update": {"failure_action": "retry"}},
+        None,
+        "local",
+        'bf_stack_stateful_update is {"failure_action": "retry"}: its failure_action must be'
+        " continue or pause or rollback",
+    ),
+    (
         "swarm-port-zero",
         {"bf_docker_swarm_port": 0},
         None,
