@@ -476,6 +476,35 @@ CASES = [
         'bf_docker_apt_channel is "stable main": it must be a component of Docker\'s apt'
         " repository",
     ),
+    (
+        "secret-min-length-weakened",
+        {"bf_secrets_min_length": 8},
+        None,
+        "local",
+        "bf_secrets_min_length is 8: it must be a length from 16",
+    ),
+    (
+        "secret-length-below-minimum",
+        {"bf_secrets_length": 12},
+        None,
+        "local",
+        "bf_secrets_length is 12: it must be a length from bf_secrets_min_length (16) to 256",
+    ),
+    (
+        "secret-chars-empty",
+        {"bf_secrets_chars": []},
+        None,
+        "local",
+        "bf_secrets_chars is []: it must be a non-empty list of character sets",
+    ),
+    (
+        "secret-versions-to-keep-one",
+        {"bf_secrets_versions_to_keep": 1},
+        None,
+        "local",
+        "bf_secrets_versions_to_keep is 1: it must be from 2 (a rollback needs the version"
+        " before) to 100",
+    ),
     # Mistakes only a cluster can have (a copy of inventories/prod, three hosts).
     ("no-manager", {}, None, "cluster-no-manager", "bf_swarm_managers has 0 hosts (none)"),
     (
