@@ -505,6 +505,34 @@ CASES = [
         "bf_secrets_versions_to_keep is 1: it must be from 2 (a rollback needs the version"
         " before) to 100",
     ),
+    (
+        "image-namespace-with-slash",
+        {"bf_images_namespace": "Shop/Images"},
+        None,
+        "local",
+        'bf_images_namespace is "Shop/Images": it must be lowercase letters and digits',
+    ),
+    (
+        "image-build-dir-system",
+        {"bf_images_build_dir": "/usr/lib/bf-build"},
+        None,
+        "local",
+        'bf_images_build_dir is "/usr/lib/bf-build": it is inside the system directory /usr',
+    ),
+    (
+        "image-transfer-dir-relative",
+        {"bf_images_transfer_dir": "transfer"},
+        None,
+        "local",
+        'bf_images_transfer_dir is "transfer": it must be an absolute path',
+    ),
+    (
+        "image-build-timeout-too-short",
+        {"bf_images_build_timeout": 10},
+        None,
+        "local",
+        "bf_images_build_timeout is 10: it must be a number of seconds from 60 to 86400",
+    ),
     # Mistakes only a cluster can have (a copy of inventories/prod, three hosts).
     ("no-manager", {}, None, "cluster-no-manager", "bf_swarm_managers has 0 hosts (none)"),
     (
