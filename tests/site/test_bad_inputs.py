@@ -533,6 +533,28 @@ CASES = [
         "local",
         "bf_images_build_timeout is 10: it must be a number of seconds from 60 to 86400",
     ),
+    (
+        "login-shell-relative",
+        {"bf_provision_user_shell": "nologin"},
+        None,
+        "local",
+        'bf_provision_user_shell is "nologin": it must be the absolute, normalised path of a shell',
+    ),
+    (
+        "sysctl-file-outside-sysctl-d",
+        {"bf_provision_sysctl_file": "/etc/sysctl.conf"},
+        None,
+        "local",
+        'bf_provision_sysctl_file is "/etc/sysctl.conf": it must be a .conf file directly in'
+        " /etc/sysctl.d",
+    ),
+    (
+        "apt-cache-time-negative",
+        {"bf_provision_apt_cache_valid_time": -1},
+        None,
+        "local",
+        "bf_provision_apt_cache_valid_time is -1: it must be a number of seconds from 0",
+    ),
     # Mistakes only a cluster can have (a copy of inventories/prod, three hosts).
     ("no-manager", {}, None, "cluster-no-manager", "bf_swarm_managers has 0 hosts (none)"),
     (
