@@ -534,6 +534,14 @@ CASES = [
         "bf_images_build_timeout is 10: it must be a number of seconds from 60 to 86400",
     ),
     (
+        "image-security-mirror-not-a-url",
+        {"bf_images_security_mirror": "deb.debian.org/debian-security"},
+        None,
+        "local",
+        'bf_images_security_mirror is "deb.debian.org/debian-security": it must be an http(s)://'
+        " or file:// URL, or empty",
+    ),
+    (
         "login-shell-relative",
         {"bf_provision_user_shell": "nologin"},
         None,
