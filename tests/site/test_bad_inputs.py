@@ -563,6 +563,14 @@ CASES = [
         "local",
         "bf_provision_apt_cache_valid_time is -1: it must be a number of seconds from 0",
     ),
+    (
+        "swarm-peer-not-an-address",
+        {"bf_provision_firewall_swarm_peers": ["10.0.0.2", "db1.example.com"]},
+        None,
+        "local",
+        "Every entry of bf_provision_firewall_swarm_peers must be the IPv4 address of another swarm"
+        " node: 'db1.example.com' is not an IPv4 address",
+    ),
     # Mistakes only a cluster can have (a copy of inventories/prod, three hosts).
     ("no-manager", {}, None, "cluster-no-manager", "bf_swarm_managers has 0 hosts (none)"),
     (
