@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import random
+import re
 import socket
 import ssl
+import time
 import uuid
 from typing import Any
 
@@ -214,6 +217,106 @@ def test_api_errors_are_json(
     assert response.status_code == status
     body = _envelope(response)
     assert body["success"] is False and body["data"] is None and body["error"]
+
+
+# --- Forged X-Forwarded-* headers ----------------------------------------------------------
+# The apps believe X-Forwarded-For/-Proto from the edge Nginx; the edge must replace whatever
+# a client sent under those names (and -Host/-Port/-Prefix), or a client could pick them.
+
+_CSRF_TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+# The frontend's answer (a 400 page) when the Referer is of another origin than its own.
+_FOREIGN_REFERER = "The referrer does not match the host."
+
+
+def _frontend_login(http: requests.Session, scenario: Scenario, headers: dict[str, str]) -> Any:
+    """POST the frontend's login form, with a valid CSRF token, and ``headers`` added."""
+    # A cookie jar of its own: the frontend session must not leak into the other tests' client.
+    browser = requests.Session()
+    browser.mount("https://", http.get_adapter(scenario.base_url))
+    browser.verify, browser.trust_env = http.verify, False
+    browser.headers.update(http.headers)
+    page = browser.get(f"{scenario.base_url}/login", timeout=10)
+    assert page.status_code == 200, page.text
+    token = _CSRF_TOKEN.search(page.text)
+    assert token, page.text
+    form = {
+        "email": f"forged-{uuid.uuid4().hex[:12]}@example.com",
+        "password": "not-the-password",
+        "csrf_token": token.group(1),
+    }
+    # A verify re-run within a minute meets the login rate limit the last one exhausted.
+    deadline = time.monotonic() + 75
+    while True:
+        response = browser.post(
+            f"{scenario.base_url}/login",
+            data=form,
+            headers=headers,
+            allow_redirects=False,
+            timeout=10,
+        )
+        if response.status_code != 429 or time.monotonic() > deadline:
+            return response
+        time.sleep(5)
+
+
+@pytest.mark.logs_from("nginx", "frontend")
+def test_forged_forwarded_proto_and_host_do_not_reach_the_frontend(
+    http: requests.Session, scenario: Scenario
+) -> None:
+    """Flask-WTF checks, on HTTPS only, that a form's Referer is of the request's own origin.
+
+    A forged X-Forwarded-Proto: http that reached the app would make it skip that check (uWSGI
+    itself takes the scheme from that header: with the edge's overwrite removed, this test
+    fails); a forged X-Forwarded-Host that reached it would make the forged origin its own.
+    Either way the post from evil.example would get past CSRF to the login (a 401), not the 400.
+    """
+    own = f"https://{scenario.server_name}:{scenario.https_port}/login"
+    # The control: the same post from the site's own page passes CSRF and reaches the login.
+    control = _frontend_login(http, scenario, {"Referer": own})
+    assert control.status_code == 401, control.text
+    assert _FOREIGN_REFERER not in control.text
+    forged = {
+        "proto": {"X-Forwarded-Proto": "http", "X-Forwarded-For": "203.0.113.7"},
+        "host": {
+            "X-Forwarded-Host": "evil.example",
+            "X-Forwarded-Port": "443",
+            "X-Forwarded-Prefix": "/evil",
+        },
+    }
+    for name, headers in forged.items():
+        response = _frontend_login(
+            http, scenario, {"Referer": "https://evil.example/login", **headers}
+        )
+        assert response.status_code == 400, (name, response.status_code, response.text)
+        assert _FOREIGN_REFERER in response.text, (name, response.text)
+
+
+@pytest.mark.logs_from("nginx", "api")
+def test_forged_forwarded_for_does_not_reach_the_api(
+    http: requests.Session, scenario: Scenario
+) -> None:
+    """The API counts its default rate limit per client address (X-RateLimit-Remaining).
+
+    Two requests that each claim another, never used, address: had the API believed either, it
+    would have counted each in a fresh bucket (the same Remaining twice). Counted as the real
+    client, the second has one less. Over uwsgi the API's peer is the REMOTE_ADDR Nginx gives
+    (the client), so the forged header is believed only if that address is trusted and the
+    edge passed the client's header on: the edge's overwrite is what keeps a TRUSTED_PROXY_HOSTS
+    that covers the clients safe.
+    """
+    url = f"{scenario.base_url}/api/categories"
+    for _ in range(3):
+        claimed = random.sample(range(1, 255), 2)  # noqa: S311 - not security, just unused
+        first, second = (
+            http.get(url, headers={"X-Forwarded-For": f"198.51.100.{octet}"}, timeout=10)
+            for octet in claimed
+        )
+        assert first.status_code == second.status_code == 200, (first.text, second.text)
+        before, after = (int(r.headers["X-RateLimit-Remaining"]) for r in (first, second))
+        # More left the second time is a new window begun between the two: count again.
+        if after <= before:
+            break
+    assert after == before - 1, (before, after)
 
 
 # --- Containers ----------------------------------------------------------------------------
