@@ -175,7 +175,18 @@ def cmd_stanza(args: argparse.Namespace) -> dict[str, Any]:
             f"(pgBackRest status {code})"
         )
     # Switches to a new WAL segment and waits until the repository has it: the archive works.
-    pgbackrest(args, container, "check")
+    try:
+        pgbackrest(args, container, "check")
+    except RepoError as exc:
+        if "system-id" in str(exc) or "system identifier" in str(exc):
+            raise RepoError(
+                f"{exc}. The repository holds another cluster than the one running now: after "
+                "a new database host, restore the repository's cluster into it with "
+                "playbooks/restore.yml -e restore_confirm=yes -e restore_target=latest, then run "
+                "site.yml again (docs/OPERATIONS.md, 'The database host is gone'); a repository "
+                "of another stack must not be used at all"
+            ) from exc
+        raise
     first = None
     if created or not [b for b in info.get("backup", []) if not b.get("error")]:
         first = take_backup(args, container, "full")
