@@ -739,7 +739,8 @@ def _inventory(kind: str, tmp_path: Path) -> Path:
 
 
 _SECRET_NAMES = ("postgres_password", "redis_password", "secret_key", "jwt_secret_key",
-                 "frontend_secret_key", "admin_password", "pgadmin_password")  # fmt: skip
+                 "frontend_secret_key", "admin_password", "pgadmin_password",
+                 "pgbackrest_cipher_pass")  # fmt: skip
 _GOOD_SECRET = "a-good-long-test-secret-value-1234567890"  # noqa: S105 - a test value
 
 
