@@ -369,6 +369,6 @@ def test_no_scheduler_is_a_clear_stop(stack: BackupStack) -> None:
     before = stack.backups()
     run = stack.playbook("backup.yml", "-e", "bf_backup_scheduler=auto")
     assert run.returncode != 0
-    assert f"Scheduled backup of {stack.project}: cron" in run.stdout
+    assert f"Backup of the {stack.project} database: cron" in run.stdout
     assert "no systemd as PID 1 and no cron" in run.stdout
     assert stack.backups() == before

@@ -44,6 +44,11 @@ def category(http: requests.Session, scenario: Scenario, token: str, name: str) 
     assert response.status_code == 201, response.text
 
 
+def target(when: str) -> list[str]:
+    """restore.yml's extra vars for a point-in-time restore (JSON: the time has a space)."""
+    return ["-e", json.dumps({"restore_confirm": "yes", "restore_target_time": when})]
+
+
 def flat(text: str) -> str:
     """Output with every run of whitespace as one space (Ansible wraps long messages)."""
     return " ".join(text.split())
@@ -115,16 +120,12 @@ def test_rows_written_at_known_times(
 
 def test_restore_refuses_a_target_without_a_zone_or_in_the_future(stack: BackupStack) -> None:
     checksum = stack.data_checksum()
-    naive = stack.playbook(
-        "restore.yml", "-e", "restore_confirm=yes", "-e", "restore_target_time=2026-12-03 17:00:00"
-    )
+    naive = stack.playbook("restore.yml", *target("2026-12-03 17:00:00"))
     assert naive.returncode != 0 and "give a time with its zone" in flat(naive.stdout), (
         naive.stdout[-3000:]
     )
     future = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).strftime("%Y-%m-%d %H:%M:%S+00")
-    run = stack.playbook(
-        "restore.yml", "-e", "restore_confirm=yes", "-e", f"restore_target_time={future}"
-    )
+    run = stack.playbook("restore.yml", *target(future))
     assert run.returncode != 0 and "is in the future" in flat(run.stdout), run.stdout[-3000:]
     assert "nothing was changed" in flat(run.stdout)
     assert stack.data_checksum() == checksum
@@ -136,14 +137,7 @@ def test_restore_to_a_point_in_time_gives_exactly_the_rows_before_it(
     stack: BackupStack, http: requests.Session, scenario: Scenario
 ) -> None:
     postgres_before = stack.task("postgres")
-    run = stack.playbook(
-        "restore.yml",
-        "-e",
-        "restore_confirm=yes",
-        "-e",
-        f"restore_target_time={STATE['target']}",
-        check=True,
-    )
+    run = stack.playbook("restore.yml", *target(STATE["target"]), check=True)
     assert "Restored the cluster to" in flat(run.stdout)
     assert stack.task("postgres") != postgres_before
     assert probes(stack) == [f"PITR {STATE['run']} 1 before"]
