@@ -84,7 +84,9 @@ def test_stack_file_is_valid_for_docker_stack_deploy(first: Run) -> None:
 def test_stack_publishes_only_the_edge_and_isolates_backends(first: Run) -> None:
     stack = _stack(first)
     services = stack["services"]
-    assert set(services) == {"api", "frontend", "nginx", "postgres", "redis", "cache", "pgadmin"}
+    assert set(services) == {
+        "api", "frontend", "nginx", "postgres", "pgbackrest", "redis", "cache", "pgadmin",
+    }  # fmt: skip
     published = {name: svc["ports"] for name, svc in services.items() if "ports" in svc}
     assert set(published) == {"nginx", "pgadmin"}
     assert [(p["published"], p["target"], p["mode"]) for p in published["nginx"]] == [
@@ -93,6 +95,8 @@ def test_stack_publishes_only_the_edge_and_isolates_backends(first: Run) -> None
     ]
     assert stack["networks"]["backend"]["internal"] is True
     assert services["postgres"]["networks"] == ["backend"]
+    # The pgBackRest repository: internal only, nothing published.
+    assert services["pgbackrest"]["networks"] == ["backend"]
     assert services["redis"]["networks"] == ["backend"]
     assert services["nginx"]["networks"] == ["edge"]
     for name, svc in services.items():
