@@ -209,7 +209,16 @@ def wait_healthy(container: Container, timeout: float = 180.0) -> None:
             break
         time.sleep(1)
     logs = container.logs(tail=60).decode(errors="replace")
-    pytest.fail(f"{container.name} is {status} ({container.attrs['State']['Status']}):\n{logs}")
+    # The probes' own output says why (a timeout, a refused connection, a traceback): the
+    # server's log alone does not.
+    probes = "\n".join(
+        f"{p.get('Start', '')} exit {p.get('ExitCode')}: {p.get('Output', '').strip()}"
+        for p in container.attrs["State"].get("Health", {}).get("Log", [])
+    )
+    pytest.fail(
+        f"{container.name} is {status} ({container.attrs['State']['Status']}):\n"
+        f"health probes:\n{probes or '(none)'}\nlogs:\n{logs}"
+    )
 
 
 def pid1_uid(container: Container) -> int:

@@ -94,3 +94,21 @@ def test_statement_and_lock_timeouts_default_and_env():
         load_config({**testing, "DB_STATEMENT_TIMEOUT_MS": "10s"})
     with pytest.raises(ConfigError, match="DB_LOCK_TIMEOUT_MS must be >= 0"):
         load_config({**testing, "DB_LOCK_TIMEOUT_MS": "-1"})
+
+
+def test_wsgi_leaves_no_thread_for_uwsgi_to_fork_over():
+    # uWSGI forks the workers right after this import; a thread alive then (the limiter's
+    # in-memory fallback timer) could hold the GIL in every worker forever.
+    env = {k: v for k, v in os.environ.items() if k != "FLASK_ENV"}
+    env.update(BASE, PYTHONPATH=str(APP_DIR), FLASK_ENV="production", SECRET_KEY="s" * 32)
+    env.update(JWT_SECRET_KEY="j" * 32)
+    code = (
+        "import threading, api.wsgi as w; print(threading.active_count());"
+        "threading.Timer(0.3, lambda: None).start(); w.join_helper_threads();"
+        "print(threading.active_count())"
+    )
+    proc = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == ["1", "1"]

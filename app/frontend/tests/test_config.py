@@ -125,3 +125,27 @@ def test_wsgi_start_up_names_missing_api_url(tmp_path):
     )
     assert result.returncode == 1
     assert result.stderr.strip() == "frontend: configuration error: API_URL is not set"
+
+
+def test_wsgi_leaves_no_thread_for_uwsgi_to_fork_over(tmp_path):
+    # uWSGI forks the workers right after this import; a thread alive then (the limiter's
+    # in-memory fallback timer) could hold the GIL in every worker forever.
+    key = tmp_path / "key"
+    key.write_text("k" * 32)
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "PYTHONPATH": str(APP_ROOT),
+        "REDIS_URL": "redis://127.0.0.1:1/0",
+        "API_URL": "http://api:8081",
+        "FRONTEND_SECRET_KEY_FILE": str(key),
+    }
+    code = (
+        "import threading, frontend.wsgi as w; print(threading.active_count());"
+        "threading.Timer(0.3, lambda: None).start(); w.join_helper_threads();"
+        "print(threading.active_count())"
+    )
+    result = subprocess.run(  # noqa: S603 - our own interpreter and code
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "1"]
