@@ -208,3 +208,17 @@ def test_compress_level_must_be_a_gzip_level(tmp_path: Path, level: object, ok: 
     else:
         with pytest.raises(bf_backup.BackupError, match="compress_level must be 0..9"):
             bf_backup.load_config(str(path))
+
+
+@pytest.mark.parametrize(("jobs", "ok"), [(1, True), (32, True), (0, False), (33, False),
+                                          ("2", False), (True, False), (2.0, False)])  # fmt: skip
+def test_restore_jobs_must_be_a_job_count(tmp_path: Path, jobs: object, ok: bool) -> None:
+    path = tmp_path / "config.json"
+    cfg = {"stack": "st", "environment": "local", "database": "db", "db_user": "u",
+           "backup_dir": str(tmp_path), "restore_jobs": jobs}  # fmt: skip
+    path.write_text(json.dumps(cfg))
+    if ok:
+        assert bf_backup.load_config(str(path))["restore_jobs"] == jobs
+    else:
+        with pytest.raises(bf_backup.BackupError, match="restore_jobs must be 1..32"):
+            bf_backup.load_config(str(path))

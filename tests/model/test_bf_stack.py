@@ -381,7 +381,12 @@ def test_job_spec_mounts_the_service_volumes_only_when_asked(
     mounts = with_volumes["TaskTemplate"]["ContainerSpec"]["Mounts"]
     volumes = [m for m in mounts if m["Type"] == "volume"]
     assert volumes == [
-        {"Type": "volume", "Source": "shop_postgres_data", "Target": "/var/lib/postgresql/data"}
+        {"Type": "volume", "Source": "shop_postgres_data", "Target": "/var/lib/postgresql/data"},
+        {
+            "Type": "volume",
+            "Source": "shop_postgres_scratch",
+            "Target": "/var/lib/postgresql/scratch",
+        },
     ]
     # Same node as the database: its placement.
     assert with_volumes["TaskTemplate"]["Placement"]["Constraints"] == [

@@ -655,6 +655,13 @@ CASES = [
         "bf_backup_pgbackrest_full_days is 0: it must be a number of days from 1 to 90",
     ),
     (
+        "restore-jobs-zero",
+        {"bf_backup_restore_jobs": 0},
+        None,
+        "local",
+        "bf_backup_restore_jobs is 0: it must be a whole number from 1 to 32",
+    ),
+    (
         "pki-cert-outlives-ca",
         {"bf_secrets_pki_cert_days": 4000},
         None,

@@ -288,6 +288,10 @@ def test_restore_brings_back_dropped_data(
         watcher.stop.set()
         watcher.join()
     assert "Restored " + STATE["name"] in run.stdout
+    # In parallel, from a copy staged on the scratch volume, which is empty again afterwards.
+    assert "by 2 pg_restore job(s)" in " ".join(run.stdout.split())
+    staged = stack.exec("postgres", "ls", "-A", "/var/lib/postgresql/scratch", user="postgres")
+    assert staged == ""
     # The migrations ran (nothing to apply: the backup is at head) and the self-check passed.
     assert "ok: [localhost] => (item=api: flask --app api.wsgi db upgrade)" in run.stdout
     check = run.stdout[run.stdout.index("Check the API readiness through every edge Nginx") :]

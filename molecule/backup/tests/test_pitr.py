@@ -69,9 +69,9 @@ def test_repository_is_encrypted_on_a_volume_of_its_own(stack: BackupStack) -> N
     mounts = {}
     for service in ("postgres", "pgbackrest"):
         inspected = json.loads(sh("docker", "inspect", stack.task(service)).stdout)[0]
-        mounts[service] = [m["Name"] for m in inspected["Mounts"] if m["Type"] == "volume"]
+        mounts[service] = sorted(m["Name"] for m in inspected["Mounts"] if m["Type"] == "volume")
     assert mounts == {
-        "postgres": [f"{stack.project}_postgres_data"],
+        "postgres": [f"{stack.project}_postgres_data", f"{stack.project}_postgres_scratch"],
         "pgbackrest": [f"{stack.project}_pgbackrest_repo"],
     }
     # The repository's files are ciphertext (OpenSSL's salted format), not PostgreSQL pages.

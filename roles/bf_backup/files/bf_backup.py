@@ -77,6 +77,10 @@ def load_config(path: str) -> dict[str, Any]:
     # type() rather than isinstance(): bool is an int, and 1.0 == 1 would pass `in range(10)`.
     if type(cfg["compress_level"]) is not int or not 0 <= cfg["compress_level"] <= 9:
         raise BackupError(f"configuration {path}: compress_level must be 0..9 (gzip)")
+    cfg.setdefault("restore_jobs", 1)
+    if type(cfg["restore_jobs"]) is not int or not 1 <= cfg["restore_jobs"] <= 32:
+        raise BackupError(f"configuration {path}: restore_jobs must be 1..32 (pg_restore --jobs)")
+    cfg.setdefault("scratch_dir", "")
     cfg.setdefault("verify", "toc")
     cfg.setdefault("log_file", "")
     cfg.setdefault("docker", "docker")
@@ -666,13 +670,39 @@ def check_backup(
     return manifest, dump
 
 
-def restore_into(pg: Postgres, dump: Path, database: str, jobs: int = 1) -> None:
-    """pg_restore a custom-format dump into an existing empty database, stopping at any error."""
+def restore_into(pg: Postgres, dump: Path, database: str, jobs: int = 1, scratch: str = "") -> None:
+    """pg_restore a custom-format dump into an existing empty database, stopping at any error.
+
+    With jobs > 1 and a scratch directory in the container, the dump is copied there first and
+    restored by that many parallel jobs: pg_restore --jobs needs a file it can seek in, and
+    through a pipe one job loads every table and builds every index in turn.
+    """
     argv = ["pg_restore", "--exit-on-error", "--no-password", "-U", pg.user, "-d", database]
-    with dump.open("rb") as handle:
-        proc = subprocess.run(
-            pg.exec_argv(*argv, stdin=True), stdin=handle, capture_output=True, check=False
-        )
+    if jobs <= 1 or not scratch:
+        with dump.open("rb") as handle:
+            proc = subprocess.run(
+                pg.exec_argv(*argv, stdin=True), stdin=handle, capture_output=True, check=False
+            )
+    else:
+        staged = f"{scratch}/restore-{secrets.token_hex(8)}.dump"
+        try:
+            with dump.open("rb") as handle:
+                copy = subprocess.run(
+                    pg.exec_argv("sh", "-c", 'umask 077 && cat > "$1"', "sh", staged, stdin=True),
+                    stdin=handle,
+                    capture_output=True,
+                    check=False,
+                )
+            if copy.returncode != 0:
+                raise BackupError(
+                    f"cannot stage the dump at {pg.container}:{staged} (space on its volume?): "
+                    f"{copy.stderr.decode(errors='replace').strip()[-400:]}"
+                )
+            proc = subprocess.run(
+                pg.exec_argv(*argv, f"--jobs={jobs}", staged), capture_output=True, check=False
+            )
+        finally:
+            subprocess.run(pg.exec_argv("rm", "-f", staged), capture_output=True, check=False)
     if proc.returncode != 0:
         raise BackupError(
             f"pg_restore into {database} failed: "
@@ -784,7 +814,9 @@ def do_verify(
         try:
             pg = Postgres(cfg["docker"], container, manifest["db_user"])
             pg.wait_ready()
-            restore_into(pg, dump, manifest["database"])
+            # The postgres user's home: on the throwaway server's writable layer, and in every
+            # image a backup may name (older ones have no scratch directory).
+            restore_into(pg, dump, manifest["database"], cfg["restore_jobs"], "/var/lib/postgresql")
             info = describe_database(
                 pg,
                 manifest["database"],
@@ -844,7 +876,7 @@ def do_restore(cfg: dict[str, Any], name: str, stamp: str, keep_pre_restore: int
             f"CREATE DATABASE {ident(new_db)} OWNER {ident(cfg['db_user'])} TEMPLATE template0;",
         )
         try:
-            restore_into(pg, dump, new_db)
+            restore_into(pg, dump, new_db, cfg["restore_jobs"], cfg["scratch_dir"])
             info = describe_database(pg, new_db, True)
             problems = compare(manifest, info)
             if problems:
@@ -890,6 +922,7 @@ COMMIT;
         "database": db,
         "previous": old_db,
         "dropped_previous": dropped,
+        "jobs": cfg["restore_jobs"] if cfg["scratch_dir"] else 1,
         "tables": len(info["tables"]),
         "rows": sum(t["rows"] for t in info["tables"].values()),
         "alembic_revision": info["alembic_revision"],

@@ -93,6 +93,11 @@ if [ "$1" = 'postgres' ] && [ "$(id -u)" = '0' ]; then
 	find "$PGDATA" \! -user postgres -exec chown postgres:postgres '{}' +
 	chmod 0700 "$PGDATA"
 	install -d -o postgres -g postgres -m 3777 /var/run/postgresql
+	# The restore's staging volume (a dump pg_restore --jobs can seek in), when one is mounted.
+	if [ -d "$BF_SCRATCH_DIR" ]; then
+		chown postgres:postgres "$BF_SCRATCH_DIR"
+		chmod 0700 "$BF_SCRATCH_DIR"
+	fi
 	# Keep the supplementary groups the container was started with (Compose's group_add: the
 	# group that may read /run/secrets), minus root's own group 0; --init-groups would drop them.
 	groups="$(id -G | tr ' ' '\n' | grep -vx 0 | paste -sd, - || true)"
