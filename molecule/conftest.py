@@ -16,7 +16,7 @@ import requests
 from bf_load import LoopbackTLSAdapter
 
 # Every service of the stack contract; the stack must run each of them.
-SERVICES = ("api", "frontend", "nginx", "postgres", "redis", "cache", "pgadmin")
+SERVICES = ("api", "frontend", "nginx", "postgres", "pgbackrest", "redis", "cache", "pgadmin")
 # Lines of each service's log printed under a failed test.
 LOG_TAIL = 80
 _PROJECT_KEY = pytest.StashKey[str]()
