@@ -93,8 +93,9 @@ if [ "$1" = 'postgres' ] && [ "$(id -u)" = '0' ]; then
 	find "$PGDATA" \! -user postgres -exec chown postgres:postgres '{}' +
 	chmod 0700 "$PGDATA"
 	install -d -o postgres -g postgres -m 3777 /var/run/postgresql
-	# The restore's staging volume (a dump pg_restore --jobs can seek in), when one is mounted.
-	if [ -d "$BF_SCRATCH_DIR" ]; then
+	# The restore's staging volume (a dump pg_restore --jobs can seek in): a new volume is
+	# root's on some drivers. Without a volume it is the image's own (read-only) directory.
+	if [ -d "${BF_SCRATCH_DIR:-}" ] && [ "$(stat -c %U "$BF_SCRATCH_DIR")" != postgres ]; then
 		chown postgres:postgres "$BF_SCRATCH_DIR"
 		chmod 0700 "$BF_SCRATCH_DIR"
 	fi
