@@ -12,7 +12,7 @@ from flask import Flask
 from api import ratelimit  # noqa: F401 - registers the one-trip rate-limit strategy
 from api.config import ConfigError, load_config
 from api.errors import envelope, register_error_handlers
-from api.extensions import db, init_db_round_trips, init_redis, jwt, limiter, migrate
+from api.extensions import db, init_db_round_trips, init_limiter, init_redis, jwt, migrate
 from api.logging_setup import configure_logging, init_request_id
 from api.openapi import EnvelopeApi
 from api.proxies import TrustedProxies, TrustedProxyMiddleware
@@ -76,7 +76,9 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     migrate.init_app(app, db, directory=MIGRATIONS_DIR)
     jwt.init_app(app)
     _init_jwt_errors()
-    limiter.init_app(app)
+    from api.blueprints import auth, categories, health, orders, products
+
+    init_limiter(app, unlimited=[health.blp])
     init_redis(app)
     init_request_id(app)
 
@@ -84,9 +86,6 @@ def create_app(config_overrides: dict[str, Any] | None = None) -> Flask:
     api.spec.components.security_scheme(
         "bearerAuth", {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
     )
-    from api.blueprints import auth, categories, health, orders, products
-
-    limiter.exempt(health.blp)
     api.register_blueprint(health.blp, url_prefix="/api/health")
     api.register_blueprint(auth.blp, url_prefix="/api/auth")
     api.register_blueprint(categories.blp, url_prefix="/api/categories")

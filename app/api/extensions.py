@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import select
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import redis
-from flask import Flask, current_app, has_request_context, request
+from flask import Blueprint, Flask, current_app, has_request_context, request
 from flask_jwt_extended import JWTManager
 from flask_limiter import Limiter
 from flask_migrate import Migrate
@@ -45,6 +47,43 @@ def _default_limit() -> str:
 
 # The key is the client address vouched for by a trusted proxy (api.proxies), else the peer.
 limiter = Limiter(key_func=client_key, default_limits=[_default_limit])
+
+
+def _skipping(hook: Callable[..., Any], blueprints: frozenset[str]) -> Callable[..., Any]:
+    @functools.wraps(hook)
+    def wrapper(*args: Any) -> Any:
+        if request.blueprint in blueprints:
+            # An after_request hook hands the response back; before_request and teardown
+            # hooks return None (go on; the value is ignored).
+            return args[0] if args else None
+        return hook(*args)
+
+    return wrapper
+
+
+def init_limiter(app: Flask, unlimited: Sequence[Blueprint]) -> None:
+    """Initialise the rate limiter, its request hooks returning at once for ``unlimited``.
+
+    ``limiter.exempt`` alone leaves a blueprint with no limit to apply, but the limiter's hooks
+    still run on each of its requests: they resolve its limits and exemption scopes, and while
+    the limiter has Redis marked down its before-request hook PINGs Redis (0.5 s timeout)
+    whenever a recovery check is due, on whichever request comes, a liveness probe included.
+    The hooks are the ones ``init_app`` registers, found by what it added, so no name internal
+    to Flask-Limiter is relied on.
+
+    Args:
+        app: The application.
+        unlimited: Blueprints exempt from every limit (the health probes).
+    """
+    for blp in unlimited:
+        limiter.exempt(blp)
+    names = frozenset(blp.name for blp in unlimited)
+    registries = (app.before_request_funcs, app.after_request_funcs, app.teardown_request_funcs)
+    before = [len(registry.get(None, ())) for registry in registries]
+    limiter.init_app(app)
+    for registry, known in zip(registries, before, strict=True):
+        hooks = registry.get(None, [])
+        hooks[known:] = [_skipping(hook, names) for hook in hooks[known:]]
 
 
 def _redis_client(url: str) -> redis.Redis:

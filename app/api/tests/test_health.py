@@ -74,3 +74,48 @@ def test_ready_503_while_redis_is_down_and_api_degrades(app, client, redis_serve
         redis_server.start()
     assert client.get("/api/health/ready").status_code == 200
     assert client.get("/api/products").get_json()["data"]["items"][0]["stock"] == 2
+
+
+def _redis_commands(server) -> dict:
+    return {
+        name: stats["calls"]
+        for name, stats in server.info("commandstats").items()
+        if not name.startswith(("cmdstat_info", "cmdstat_config"))  # the test's own
+    }
+
+
+def test_live_makes_no_redis_round_trip(client, redis_url):
+    import redis
+
+    main = redis.Redis.from_url(redis_url)
+    client.get("/api/categories")  # the limiter's script is loaded, its connection open
+    main.config_resetstat()
+    for _ in range(3):
+        resp = client.get("/api/health/live")
+        assert resp.status_code == 200
+        assert "X-RateLimit-Limit" not in resp.headers
+    assert _redis_commands(main) == {}
+
+
+def test_live_skips_the_limiters_recovery_check_while_redis_is_marked_down(app, monkeypatch):
+    from api.extensions import limiter
+
+    checks = []
+
+    def check() -> bool:
+        checks.append(1)
+        return True  # "recovered": the limiter goes back to Redis for the next tests
+
+    monkeypatch.setattr(limiter.storage, "check", check)
+    monkeypatch.setattr(limiter, "_storage_dead", True)
+    # A recovery check is due on the next request the limiter's hooks see.
+    monkeypatch.setattr(limiter, "_Limiter__last_check_backend", 0.0)
+    monkeypatch.setattr(limiter, "_Limiter__check_backend_count", 0)
+    client = app.test_client()
+    for _ in range(3):
+        assert client.get("/api/health/live").status_code == 200
+    assert checks == []
+    # The same state does make a rate-limited route check (so the probe above was exercised).
+    assert client.get("/api/categories").status_code == 200
+    assert checks == [1]
+    assert limiter._storage_dead is False
