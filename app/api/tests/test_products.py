@@ -250,3 +250,36 @@ def test_version_guards_the_row_between_read_and_write(app):
         assert refused.value.code == "version_conflict"
         db.session.rollback()
         assert db.session.get(Product, pid).stock == 4
+
+
+def test_product_by_id_is_one_query_and_no_orm_instance(app, client, admin):
+    from api.extensions import db
+    from api.models import Product
+    from sqlalchemy import event
+
+    h = admin["headers"]
+    cat = client.post("/api/categories", json={"name": "Tools"}, headers=h).get_json()["data"]
+    body = {"name": "Saw", "price": "7.5", "stock": 2, "category_id": cat["id"], "description": "é"}
+    created = client.post("/api/products", json=body, headers=h).get_json()["data"]
+    statements, loads = [], []
+
+    def count_statement(_conn, _cursor, statement, *_args):
+        statements.append(statement)
+
+    def count_load(target, _context):
+        loads.append(target)
+
+    with app.app_context():
+        engine = db.engine
+    event.listen(engine, "before_cursor_execute", count_statement)
+    event.listen(Product, "load", count_load)
+    try:
+        resp = client.get(f"/api/products/{created['id']}")
+    finally:
+        event.remove(engine, "before_cursor_execute", count_statement)
+        event.remove(Product, "load", count_load)
+    assert resp.status_code == 200
+    # The same product, field for field, as the ORM instance the creation answered with.
+    assert resp.get_json()["data"] == created
+    assert len(statements) == 1, statements
+    assert loads == []
