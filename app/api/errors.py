@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from flask import Flask, Response, g, jsonify
+from flask import Flask, Response, current_app, g, jsonify
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -83,6 +83,22 @@ def envelope(
         if fields is not None:
             body["fields"] = fields
     return jsonify(body), status, headers or {}
+
+
+def envelope_json(data_json: bytes) -> Response:
+    """Build a success response around ``data`` that is JSON text already (a cached page).
+
+    The text goes out as it is, not parsed and dumped again; around it, the envelope is what
+    :func:`envelope` sends (``jsonify`` outside debug mode: compact, final newline).
+
+    Args:
+        data_json: The payload, serialised.
+
+    Returns:
+        The response.
+    """
+    body = b'{"success":true,"data":' + data_json + b',"error":null}\n'
+    return current_app.response_class(body, mimetype=current_app.json.mimetype)
 
 
 class AppError(Exception):

@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response
 
-from api.errors import envelope
+from api.errors import envelope_json
 from api.models import Product
 from api.openapi import BEARER, OPTIONAL_BEARER, EnvelopeBlueprint
 from api.schemas import (
@@ -40,13 +40,13 @@ def list_products(args: dict[str, Any]) -> Any:
     """
     if args["include_inactive"]:
         require_admin()
-    # The cache holds the serialised page, so it is returned as is rather than dumped again.
+    # The cache holds the page as JSON text, sent as it is: no parse and dump per hit.
     cached, key = cache.get_listing(args)
     if cached is None:
         page = paginate(catalog.product_query(args), args["page"], args["per_page"])
-        cached = _page_schema.dump(page)
+        cached = cache.encode_listing(_page_schema.dump(page))
         cache.store_listing(key, cached)
-    return envelope(cached)
+    return envelope_json(cached)
 
 
 @blp.route("", methods=["POST"])

@@ -83,15 +83,15 @@ def _listing_key(version: int | str, args: Mapping[str, Any]) -> str:
     return f"{_KEY_PREFIX}{version}:{_digest(args)}"
 
 
-def get_listing(args: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | None]:
+def get_listing(args: Mapping[str, Any]) -> tuple[bytes | None, str | None]:
     """Look a listing up in the cache.
 
     Args:
         args: The parsed query arguments.
 
     Returns:
-        ``(payload, key)``: the cached payload or None, and the key to store under (None when
-        Redis is unavailable, so nothing is stored).
+        ``(payload, key)``: the cached payload as JSON text (from :func:`encode_listing`) or
+        None, and the key to store under (None when Redis is unavailable, so nothing is stored).
     """
     digest = _digest(args)
     try:
@@ -106,21 +106,36 @@ def get_listing(args: Mapping[str, Any]) -> tuple[dict[str, Any] | None, str | N
         log.warning("product cache unavailable: %s", type(exc).__name__)
         return None, None
     key = f"{_KEY_PREFIX}{int(version)}:{digest}"
-    return (json.loads(raw) if raw else None), key
+    return (raw or None), key
 
 
-def store_listing(key: str | None, payload: dict[str, Any]) -> None:
-    """Store a listing payload (already serialised to JSON types).
+def encode_listing(payload: dict[str, Any]) -> bytes:
+    """Serialise a listing payload (of JSON types) as the cache keeps it and the API sends it.
+
+    Compact and ASCII-only, as Flask's ``jsonify`` writes outside debug mode: a page answered
+    from the cache is byte for byte the page answered from PostgreSQL.
+
+    Args:
+        payload: The listing, as the schema dumped it.
+
+    Returns:
+        The JSON text.
+    """
+    return json.dumps(payload, separators=(",", ":")).encode("ascii")
+
+
+def store_listing(key: str | None, payload: bytes) -> None:
+    """Store a listing's JSON text.
 
     Args:
         key: Key from :func:`get_listing`; None skips storing.
-        payload: The listing.
+        payload: The listing, from :func:`encode_listing`.
     """
     ttl = current_app.config["CACHE_TTL_SECONDS"]
     if key is None or ttl <= 0:
         return
     try:
-        get_cache_redis().set(key, json.dumps(payload), ex=ttl)
+        get_cache_redis().set(key, payload, ex=ttl)
     except RedisError as exc:
         log.warning("product cache store failed: %s", type(exc).__name__)
 

@@ -283,3 +283,28 @@ def test_product_by_id_is_one_query_and_no_orm_instance(app, client, admin):
     assert resp.get_json()["data"] == created
     assert len(statements) == 1, statements
     assert loads == []
+
+
+def test_cached_listing_is_sent_as_stored(app, client, redis_url):
+    import json
+
+    make_product(app, "Crème brûlée", "1.00", 3, description='a, b: "c"')
+    miss = client.get("/api/products?per_page=5")
+    hit = client.get("/api/products?per_page=5")
+    assert hit.status_code == 200 and hit.headers["Content-Type"] == "application/json"
+    # From PostgreSQL or from the cache, the same bytes, and those jsonify writes.
+    assert miss.get_data() == hit.get_data()
+    cache = redis.Redis.from_url(redis_url)
+    (key,) = cache.keys("api:products:v*:*")
+    stored = cache.get(key)
+    assert hit.get_data() == b'{"success":true,"data":' + stored + b',"error":null}\n'
+    with app.app_context():
+        expected = app.json.response({"success": True, "data": json.loads(stored), "error": None})
+    assert hit.get_data() == expected.get_data()
+    assert hit.get_json()["data"]["items"][0]["name"] == "Crème brûlée"
+    # A hit is not parsed and dumped again: an entry with other spacing is sent with it.
+    spaced = json.dumps(json.loads(stored), indent=1).encode()
+    cache.set(key, spaced, keepttl=True)
+    again = client.get("/api/products?per_page=5")
+    assert again.get_data() == b'{"success":true,"data":' + spaced + b',"error":null}\n'
+    assert again.get_json() == hit.get_json()
