@@ -68,6 +68,10 @@ class APIError(Exception):
 
 def _session(retry: Retry, pool_size: int) -> requests.Session:
     session = requests.Session()
+    # The API is reached on the internal network, never through a proxy named in the
+    # environment (Docker can inject one into containers) nor with .netrc credentials; and
+    # without trust_env requests looks neither up on every call.
+    session.trust_env = False
     adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=pool_size)
     session.mount("http://", adapter)
     session.mount("https://", adapter)

@@ -124,3 +124,21 @@ def test_connection_refused_is_unavailable():
         client.list_categories()
     with pytest.raises(APIUnavailable):
         client.login("a@example.com", "password1")
+
+
+def test_environment_proxies_and_netrc_are_ignored(scripted_api, monkeypatch, tmp_path):
+    server, url = scripted_api
+    server.on("GET", "/api/categories", ok([]))
+    dead_proxy = f"http://127.0.0.1:{free_port()}"
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.setenv(name, dead_proxy)
+    for name in ("NO_PROXY", "no_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    # Straight to the API (the proxy would refuse the connection), with no Basic credentials.
+    assert _client(url, retries=0).list_categories() == []
+    (call,) = server.calls("GET", "/api/categories")
+    assert "Authorization" not in call.headers
