@@ -406,3 +406,13 @@ def test_a_service_that_changes_user_lets_its_init_signal_the_server(
     switching = [n for n, s in model["services"].items() if "SETUID" in s["cap_add"]]
     assert switching, "no service changes its user: the test checks nothing"
     assert [n for n in switching if "KILL" not in model["services"][n]["cap_add"]] == []
+
+
+def test_the_stack_file_reads_the_same_to_a_yaml_1_1_loader(compose: dict[str, Any]) -> None:
+    # The engines of Debian's docker.io (20.10) load a stack file with YAML 1.1 rules, where a
+    # plain y, n, yes, off... is a boolean, and refuse a boolean where a string must be (an
+    # environment value). PyYAML quotes yes/no/on/off/true/false itself, but not y and n.
+    plain_booleans = {"y", "n"}
+    for name, service in compose["services"].items():
+        for key, value in (service.get("environment") or {}).items():
+            assert str(value).lower() not in plain_booleans, (name, key, value)

@@ -141,7 +141,10 @@ def take_backup(args: argparse.Namespace, container: str, kind: str) -> dict[str
     """Take a base backup of the given type and return its entry of `info`."""
     before = {b["label"] for b in stanza_info(args, container).get("backup", [])}
     started = time.monotonic()
-    pgbackrest(args, container, "backup", f"--type={kind}")
+    # --start-fast: an immediate checkpoint instead of waiting for the next one. On the command
+    # line, not as PGBACKREST_START_FAST=y in the stack file, where docker.io 20.10's Compose
+    # loader (YAML 1.1) reads a plain y as a boolean and refuses the whole stack.
+    pgbackrest(args, container, "backup", f"--type={kind}", "--start-fast")
     seconds = round(time.monotonic() - started, 1)
     after = summary(stanza_info(args, container))
     new = [b for b in after["backups"] if b["label"] not in before]
