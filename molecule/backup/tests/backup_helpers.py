@@ -123,6 +123,9 @@ class BackupStack:
             # Plain output: the tests read task results from it.
             "ANSIBLE_STDOUT_CALLBACK": "ansible.builtin.default",
             "ANSIBLE_NOCOLOR": "1",
+            # Molecule sets ANSIBLE_FORCE_COLOR, which beats NOCOLOR: each wrapped line of a
+            # message would carry its own colour codes, and a phrase across two lines not match.
+            "ANSIBLE_FORCE_COLOR": "0",
             "ANSIBLE_CALLBACKS_ENABLED": "ansible.posix.timer",
             "ANSIBLE_FACT_CACHING": "memory",
         }
