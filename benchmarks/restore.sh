@@ -66,13 +66,18 @@ script="$ROOT/roles/bf_backup/files/bf_backup.py"
 
 compose up -d --wait >/dev/null
 echo "Generating $ROWS rows ..."
-psql_ -d backend_db <<SQL
-CREATE TABLE bench (id bigint PRIMARY KEY, payload text, amount numeric(12, 2), at timestamptz);
-INSERT INTO bench SELECT i, repeat(md5(i::text), 5), i / 100.0, now() - i * interval '1 second'
-  FROM generate_series(1, $ROWS) i;
-CREATE INDEX bench_at ON bench (at);
-ANALYZE bench;
+# In BENCH_TABLES tables (default 4), each with its primary key and a second index: pg_restore
+# --jobs spreads tables and indexes over its jobs, so one big table would show nothing of it.
+TABLES="${BENCH_TABLES:-4}"
+for t in $(seq "$TABLES"); do
+	psql_ -d backend_db <<SQL
+CREATE TABLE bench_$t (id bigint PRIMARY KEY, payload text, amount numeric(12, 2), at timestamptz);
+INSERT INTO bench_$t SELECT i, repeat(md5(i::text), 5), i / 100.0, now() - i * interval '1 second'
+  FROM generate_series(1, $ROWS / $TABLES) i;
+CREATE INDEX bench_${t}_at ON bench_$t (at);
+ANALYZE bench_$t;
 SQL
+done
 size="$(psql_ -d backend_db -c "SELECT pg_size_pretty(pg_database_size('backend_db'))")"
 python3 "$script" backup --config "$DIR/one.json" >/dev/null
 name="$(ls "$DIR/backups" | grep -v '^\.' | tail -n1)"
@@ -94,7 +99,7 @@ done
 r="$(median "${raw[@]}")" o="$(median "${one[@]}")" t="$(median "${two[@]}")"
 cat <<EOF
 
-Database $size ($ROWS rows), dump $((dump_size / 1024 / 1024)) MiB, $(nproc) cores, $(date -u +%FT%RZ), $REPEAT interleaved rounds, medians
+Database $size ($ROWS rows in $TABLES tables), dump $((dump_size / 1024 / 1024)) MiB, $(nproc) cores, $(date -u +%FT%RZ), $REPEAT interleaved rounds, medians
   raw pg_restore -j 2 (file in the container)     ${r}s   (all: ${raw[*]})
   bf_backup.py restore, restore_jobs=1 (pipe)     ${o}s   (raw/script = $(pct "$r" "$o") %; all: ${one[*]})
   bf_backup.py restore, restore_jobs=2 (staged)   ${t}s   (raw/script = $(pct "$r" "$t") %; all: ${two[*]})
