@@ -66,6 +66,8 @@ class Load:
     rate: float = 10.0
     timeout: float = 10.0
     samples: list[Sample] = field(default_factory=list)
+    # Requests sent again after a reused keep-alive connection closed unanswered (see _get).
+    retried: int = 0
 
     def __post_init__(self) -> None:
         self._stop = threading.Event()
@@ -82,19 +84,39 @@ class Load:
         session.trust_env = False
         return session
 
+    def _get(self, session: requests.Session, path: str, reused: bool) -> requests.Response:
+        try:
+            return session.get(self.base_url + path, timeout=self.timeout)
+        except requests.ConnectionError as exc:
+            # A server may close an idle keep-alive connection at any time (nginx's old workers
+            # do on every reload), and a request sent at that moment gets no response. HTTP lets
+            # a client send an idempotent request again on a new connection (RFC 9112 9.3.1),
+            # and browsers do, unseen: so does this, once, and only when the connection was
+            # reused and closed before any response. Every retry is counted and shown.
+            if not reused or "RemoteDisconnected" not in str(exc):
+                raise
+            with self._lock:
+                self.retried += 1
+            session.close()
+            return session.get(self.base_url + path, timeout=self.timeout)
+
     def _run(self, path: str) -> None:
         session = self._session()
         interval = 1.0 / self.rate
         next_at = time.monotonic()
+        # Whether the session holds a connection an answered request left open.
+        reused = False
         while not self._stop.is_set():
             sent = time.monotonic()
             try:
-                response = session.get(self.base_url + path, timeout=self.timeout)
+                response = self._get(session, path, reused)
                 sample = Sample(path, sent, response.status_code, response.headers.get("X-Release"))
                 if sample.failed:
                     sample.error = response.text[:200]
+                reused = True
             except requests.RequestException as exc:
                 sample = Sample(path, sent, None, None, f"{type(exc).__name__}: {exc}"[:300])
+                reused = False
             with self._lock:
                 self.samples.append(sample)
             next_at += interval
@@ -127,6 +149,7 @@ class Load:
             releases = sorted({s.release for s in mine if s.release})
             failed = sum(s.failed for s in mine)
             lines.append(f"{path}: sent {len(mine)}, failed {failed}, releases {releases}")
+        lines.append(f"sent again after a keep-alive connection closed unanswered: {self.retried}")
         return "\n".join(lines)
 
     def releases_after(self, when: float, path: str) -> set[str | None]:
