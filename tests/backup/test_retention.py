@@ -1,17 +1,24 @@
-"""Unit tests of roles/bf_backup/files/bf_backup.py that need no stack: retention, naming and the
-checks a PgAdmin archive passes before its volume is touched. The script against a real stack is
-tested by the Molecule scenario molecule/backup."""
+"""Unit tests of roles/bf_backup/files/bf_backup.py and its package bf_backup_lib that need no
+stack: retention, naming and the checks a PgAdmin archive passes before its volume is touched.
+The script against a real stack is tested by the Molecule scenario molecule/backup."""
 
 from __future__ import annotations
 
 import datetime as dt
 import importlib.util
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[2] / "roles" / "bf_backup" / "files" / "bf_backup.py"
+FILES = Path(__file__).resolve().parents[2] / "roles" / "bf_backup" / "files"
+SCRIPT = FILES / "bf_backup.py"
+
+# As on the host, where the script's own directory is first on sys.path.
+sys.path.insert(0, str(FILES))
+from bf_backup_lib import common, pgadmin, retention  # noqa: E402
 
 _spec = importlib.util.spec_from_file_location("bf_backup", SCRIPT)
 assert _spec and _spec.loader
@@ -28,7 +35,7 @@ def hourly(start: dt.datetime, count: int, step_hours: int) -> list[dt.datetime]
 
 def kept_stamps(stamps: list[dt.datetime], **keep: int) -> list[dt.datetime]:
     """Return the kept timestamps, newest first."""
-    return sorted((stamps[i] for i in bf_backup.select_keep(stamps, keep)), reverse=True)
+    return sorted((stamps[i] for i in retention.select_keep(stamps, keep)), reverse=True)
 
 
 def test_keep_last_only() -> None:
@@ -91,40 +98,40 @@ def test_prune_removes_exactly_the_unkept(tmp_path: Path) -> None:
     (tmp_path / ".tmp-inflight").mkdir()
     (tmp_path / "notes.txt").write_text("x")
     cfg = {"backup_dir": str(tmp_path), "keep": {"last": 2, "daily": 4, "weekly": 0, "monthly": 0}}
-    dry = bf_backup.prune(cfg, dry_run=True)
+    dry = retention.prune(cfg, dry_run=True)
     assert dry["removed"] == names[:6] and all((tmp_path / n).exists() for n in names)
-    first = bf_backup.prune(cfg)
+    first = retention.prune(cfg)
     assert first["changed"] is True
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         names[6:] + [".tmp-inflight", "notes.txt"]
     )
-    again = bf_backup.prune(cfg)
+    again = retention.prune(cfg)
     assert again == {"changed": False, "removed": [], "kept": names[6:]}
 
 
 def test_prune_ignores_incomplete_backups(tmp_path: Path) -> None:
     (tmp_path / "st_db_20240101T030000Z").mkdir()  # no manifest: not a backup to count or delete
     make_backup(tmp_path, "st_db_20240102T030000Z")
-    result = bf_backup.prune({"backup_dir": str(tmp_path), "keep": {"last": 1}})
+    result = retention.prune({"backup_dir": str(tmp_path), "keep": {"last": 1}})
     assert result["changed"] is False
     assert (tmp_path / "st_db_20240101T030000Z").is_dir()
 
 
 def test_same_second_gets_a_new_name(tmp_path: Path) -> None:
     now = dt.datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
-    first = bf_backup.new_backup_name(tmp_path, "st_db", now)
+    first = retention.new_backup_name(tmp_path, "st_db", now)
     make_backup(tmp_path, first)
-    second = bf_backup.new_backup_name(tmp_path, "st_db", now)
+    second = retention.new_backup_name(tmp_path, "st_db", now)
     make_backup(tmp_path, second)
     assert (first, second) == ("st_db_20240501T120000Z", "st_db_20240501T120000Z-1")
-    assert [n for _, n in bf_backup.list_backups(tmp_path)] == [first, second]
-    assert bf_backup.resolve_name({"backup_dir": str(tmp_path)}, "latest").name == second
+    assert [n for _, n in retention.list_backups(tmp_path)] == [first, second]
+    assert retention.resolve_name({"backup_dir": str(tmp_path)}, "latest").name == second
 
 
 @pytest.mark.parametrize("bad", ["../etc", "x", "st_db_2024", "st_db_20240101T030000Z/../x"])
 def test_resolve_refuses_bad_names(tmp_path: Path, bad: str) -> None:
-    with pytest.raises(bf_backup.BackupError):
-        bf_backup.resolve_name({"backup_dir": str(tmp_path)}, bad)
+    with pytest.raises(common.BackupError):
+        retention.resolve_name({"backup_dir": str(tmp_path)}, bad)
 
 
 def test_migration_heads_of_the_app() -> None:
@@ -132,7 +139,7 @@ def test_migration_heads_of_the_app() -> None:
     heads = bf_backup.migration_heads(str(versions))
     assert len(heads) == 1
     out = json.loads(
-        bf_backup.subprocess.run(
+        subprocess.run(
             ["python3", str(SCRIPT), "heads", str(versions)],
             capture_output=True,
             text=True,
@@ -192,8 +199,8 @@ def test_pgadmin_archive_is_refused_before_the_volume_is_touched(
     tmp_path: Path, archive: bytes, message: str
 ) -> None:
     cfg = _fake_backup(tmp_path / "backups", archive)
-    with pytest.raises(bf_backup.BackupError, match=message):
-        bf_backup.do_restore_pgadmin(cfg, "latest", "20240101T030000Z")
+    with pytest.raises(common.BackupError, match=message):
+        pgadmin.do_restore_pgadmin(cfg, "latest", "20240101T030000Z")
 
 
 @pytest.mark.parametrize(("level", "ok"), [(0, True), (9, True), (10, False), (-1, False),
@@ -204,10 +211,10 @@ def test_compress_level_must_be_a_gzip_level(tmp_path: Path, level: object, ok: 
            "backup_dir": str(tmp_path), "compress_level": level}  # fmt: skip
     path.write_text(json.dumps(cfg))
     if ok:
-        assert bf_backup.load_config(str(path))["compress_level"] == level
+        assert common.load_config(str(path))["compress_level"] == level
     else:
-        with pytest.raises(bf_backup.BackupError, match="compress_level must be 0..9"):
-            bf_backup.load_config(str(path))
+        with pytest.raises(common.BackupError, match="compress_level must be 0..9"):
+            common.load_config(str(path))
 
 
 @pytest.mark.parametrize(("jobs", "ok"), [(1, True), (32, True), (0, False), (33, False),
@@ -218,7 +225,7 @@ def test_restore_jobs_must_be_a_job_count(tmp_path: Path, jobs: object, ok: bool
            "backup_dir": str(tmp_path), "restore_jobs": jobs}  # fmt: skip
     path.write_text(json.dumps(cfg))
     if ok:
-        assert bf_backup.load_config(str(path))["restore_jobs"] == jobs
+        assert common.load_config(str(path))["restore_jobs"] == jobs
     else:
-        with pytest.raises(bf_backup.BackupError, match="restore_jobs must be 1..32"):
-            bf_backup.load_config(str(path))
+        with pytest.raises(common.BackupError, match="restore_jobs must be 1..32"):
+            common.load_config(str(path))
