@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 import requests
-from backup_helpers import BackupStack, sh
+from backup_helpers import SCRIPT, BackupStack, sh
 from conftest import Scenario
 
 STATE: dict[str, Any] = {}
@@ -133,7 +133,15 @@ def test_backup_playbook(stack: BackupStack, scenario: Scenario) -> None:
         assert manifest["tables"][f"public.{table}"]["rows"] == live, table
     assert manifest["environment"] == stack.environment
     assert manifest["pgadmin"] == "pgadmin.tar.gz" and "pgadmin.tar.gz" in manifest["files"]
-    assert (scenario.stack_dir / "backup" / "bf_backup.py").is_file()
+    # The script and its package, as shipped: nothing more (no bytecode), nothing older.
+    installed = scenario.stack_dir / "backup"
+    shipped = SCRIPT.parent
+    assert (installed / "bf_backup.py").read_bytes() == SCRIPT.read_bytes()
+    assert sorted(p.name for p in (installed / "bf_backup_lib").iterdir()) == sorted(
+        p.name for p in (shipped / "bf_backup_lib").glob("*.py")
+    )
+    for module in (shipped / "bf_backup_lib").glob("*.py"):
+        assert (installed / "bf_backup_lib" / module.name).read_bytes() == module.read_bytes()
     assert f"bf-backup OK {names[0]}" in stack.log_file.read_text()
     # No secret on a command line or in the output.
     for name, value in scenario.secrets().items():
