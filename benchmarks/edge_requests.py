@@ -149,6 +149,10 @@ class Edge:
         self.session.mount("https://", LoopbackTLSAdapter(v["name"]))
         self.session.verify = str(Path(v["dir"]) / "config/nginx/tls/fullchain.pem")
         self.session.headers["Host"] = self.host
+        # Without this, REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE in the environment replace `verify`
+        # (requests merges the environment over the session's own setting), and the edge's
+        # certificate is then checked against the wrong bundle; no proxy may stand in between.
+        self.session.trust_env = False
 
     def call(self, method: str, path: str, **kwargs: object) -> requests.Response:
         """One request; ``path`` starts with '/'."""
