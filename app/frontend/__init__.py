@@ -146,6 +146,8 @@ def create_app(config_overrides: Mapping[str, Any] | None = None) -> Flask:
 
 
 def _register_request_hooks(app: Flask) -> None:
+    log_requests = app.config["ACCESS_LOG"]
+
     @app.before_request
     def _start_request() -> None:
         incoming = request.headers.get(REQUEST_ID_HEADER, "")
@@ -161,7 +163,8 @@ def _register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         started = g.get("started")
-        if not request.path.startswith(_SESSIONLESS_PREFIXES):
+        # ACCESS_LOG=false when Nginx logs every request already (the deployed stack).
+        if log_requests and not request.path.startswith(_SESSIONLESS_PREFIXES):
             log.info(
                 "request",
                 extra={

@@ -131,6 +131,8 @@ def load_config(
         "LOG_LEVEL": (env.get("LOG_LEVEL") or ("DEBUG" if flask_env == "development" else "INFO"))
         .strip()
         .upper(),
+        # One JSON line per request; the deploy sets false, as the edge Nginx logs each one.
+        "ACCESS_LOG": _bool(env, "ACCESS_LOG", True),
         "SECRET_KEY": secret_key,
         "API_URL": (env.get("API_URL") or "").strip(),
         "API_TIMEOUT_SECONDS": _positive_float(env, "API_TIMEOUT_SECONDS", 5.0),

@@ -376,3 +376,15 @@ def test_register_says_the_same_whether_or_not_the_email_is_new(make_app, script
     html = client.get("/login").get_data(as_text=True)
     assert "You can now log in with this email and password." in html
     assert "already registered" not in html
+
+
+@pytest.mark.parametrize(("setting", "logged"), [(None, True), ("false", False)])
+def test_access_log_follows_its_setting(make_app, monkeypatch, caplog, setting, logged):
+    """One line per page by default; none with ACCESS_LOG=false, as the deploy sets it."""
+    if setting is not None:
+        monkeypatch.setenv("ACCESS_LOG", setting)
+    client = make_app().test_client()
+    with caplog.at_level("INFO", logger="frontend"):
+        assert client.get("/login").status_code == 200
+    lines = [r for r in caplog.records if r.name == "frontend" and r.getMessage() == "request"]
+    assert bool(lines) is logged
