@@ -8,6 +8,7 @@ order could be placed twice.
 
 from __future__ import annotations
 
+import http.client
 import logging
 import threading
 import time
@@ -16,6 +17,8 @@ from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPConnection
+from urllib3.connectionpool import HTTPConnectionPool
 from urllib3.util.retry import Retry
 
 log = logging.getLogger(__name__)
@@ -66,15 +69,53 @@ class APIError(Exception):
         self.retry_after = retry_after
 
 
+class _ClosingResponse(http.client.HTTPResponse):
+    """An answer after which the connection is closed, whatever its headers say."""
+
+    def begin(self) -> None:
+        super().begin()
+        self.will_close = True
+
+
+class _OneAnswerConnection(HTTPConnection):
+    response_class = _ClosingResponse
+
+
+class _OneAnswerPool(HTTPConnectionPool):
+    ConnectionCls = _OneAnswerConnection
+
+
+class _OneAnswerAdapter(HTTPAdapter):
+    """Plain-HTTP calls each on a new connection, never one the API has already closed.
+
+    uWSGI's http-socket (the API's in-network port) closes the connection after every answer
+    but answers HTTP/1.1 with no "Connection: close", so urllib3 pools the dead connection and
+    the next call may be written on it as its FIN arrives: a reset, a GET retried for nothing,
+    a POST (sent once) failed, or a body read that dies with a ValueError. Each call was a new
+    TCP connection anyway; now the pool knows it.
+    """
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = {
+            **self.poolmanager.pool_classes_by_scheme,
+            "http": _OneAnswerPool,
+        }
+
+
 def _session(retry: Retry, pool_size: int) -> requests.Session:
     session = requests.Session()
     # The API is reached on the internal network, never through a proxy named in the
     # environment (Docker can inject one into containers) nor with .netrc credentials; and
     # without trust_env requests looks neither up on every call.
     session.trust_env = False
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=pool_size)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
+    session.mount(
+        "http://",
+        _OneAnswerAdapter(max_retries=retry, pool_connections=1, pool_maxsize=pool_size),
+    )
+    session.mount(
+        "https://", HTTPAdapter(max_retries=retry, pool_connections=1, pool_maxsize=pool_size)
+    )
     session.headers["Accept"] = "application/json"
     session.headers["User-Agent"] = "bf-frontend"
     return session

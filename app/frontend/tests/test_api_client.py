@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import socket
+import threading
 import time
 
 import pytest
@@ -142,3 +145,67 @@ def test_environment_proxies_and_netrc_are_ignored(scripted_api, monkeypatch, tm
     assert _client(url, retries=0).list_categories() == []
     (call,) = server.calls("GET", "/api/categories")
     assert "Authorization" not in call.headers
+
+
+def _one_answer_per_connection_server() -> tuple[str, list[bytes], threading.Event]:
+    """A server like uWSGI's http-socket: one HTTP/1.1 answer per connection, no keep-alive.
+
+    It answers the first request of a connection without "Connection: close" and keeps the
+    socket open; a second request on that connection is not answered (the socket is closed),
+    which is what a client sees when it reuses a connection just as uWSGI closes it.
+    """
+    listener = socket.create_server(("127.0.0.1", 0))
+    seen: list[bytes] = []
+    stop = threading.Event()
+    body = json.dumps({"success": True, "data": {"id": 1, "total": "2.00"}, "error": None})
+    answer = (
+        "HTTP/1.1 201 Created\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n\r\n{body}"
+    ).encode()
+
+    def read_request(conn: socket.socket) -> bytes:
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += conn.recv(65536)
+        head, _, rest = data.partition(b"\r\n\r\n")
+        length = next(
+            (int(line.split(b":")[1]) for line in head.lower().split(b"\r\n")
+             if line.startswith(b"content-length:")),
+            0,
+        )  # fmt: skip
+        while len(rest) < length:
+            rest += conn.recv(65536)
+        return data
+
+    def serve(conn: socket.socket) -> None:
+        with conn:
+            seen.append(read_request(conn))
+            conn.sendall(answer)
+            if conn.recv(65536):  # a request on the used connection: dropped unanswered
+                seen.append(b"REUSED")
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                conn, _ = listener.accept()
+            except TimeoutError:
+                continue
+            threading.Thread(target=serve, args=(conn,), daemon=True).start()
+        listener.close()
+
+    threading.Thread(target=accept, daemon=True).start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}", seen, stop
+
+
+def test_calls_never_reuse_a_connection_the_api_closes_after_each_answer():
+    url, seen, stop = _one_answer_per_connection_server()
+    try:
+        client = _client(url)
+        for _ in range(3):  # each POST is sent once: on a reused connection it would fail
+            assert client.create_order("token", [{"product_id": 1, "quantity": 1}])["id"] == 1
+        assert client.list_categories() == {"id": 1, "total": "2.00"}
+    finally:
+        stop.set()
+    assert b"REUSED" not in seen
+    assert len(seen) == 4
