@@ -262,6 +262,8 @@ def load_config(
         "RATELIMIT_HEADERS_ENABLED": True,
         "RATELIMIT_KEY_PREFIX": "api-rl",
         "CACHE_TTL_SECONDS": src.integer("CACHE_TTL_SECONDS", 60),
+        # Streaming replicas the deploy runs (0 or 1): readiness reports their state against it.
+        "POSTGRES_REPLICAS_EXPECTED": src.integer("POSTGRES_REPLICAS_EXPECTED", 0),
         "MAX_CONTENT_LENGTH": src.integer("MAX_CONTENT_LENGTH", 1024 * 1024, minimum=1),
         "ADMIN_EMAIL": src.get("ADMIN_EMAIL"),
         "API_TITLE": "Backend Framework API",
@@ -298,6 +300,7 @@ def load_config(
         "DB_LOCK_TIMEOUT_MS",
         "RATELIMIT_ENABLED",
         "CACHE_TTL_SECONDS",
+        "POSTGRES_REPLICAS_EXPECTED",
         "MAX_CONTENT_LENGTH",
         "ADMIN_EMAIL",
         "JWT_ACCESS_TOKEN_EXPIRES",

@@ -204,12 +204,38 @@ class CheckSchema(ma.Schema):
     error = ma.fields.String()
 
 
+class StandbySchema(ma.Schema):
+    """One streaming standby, as the primary sees it."""
+
+    name = ma.fields.String(metadata={"description": "Its application_name"})
+    state = ma.fields.String(metadata={"example": "streaming"})
+    replay_lag_bytes = ma.fields.Integer(
+        allow_none=True, metadata={"description": "WAL not yet replayed on the standby"}
+    )
+    replay_lag_ms = ma.fields.Integer(
+        allow_none=True, metadata={"description": "Replay delay (null when idle)"}
+    )
+
+
+class ReplicationSchema(ma.Schema):
+    """The database's replication, reported beside the checks (never their outcome)."""
+
+    role = ma.fields.String(metadata={"enum": ["primary", "standby"]})
+    expected = ma.fields.Integer(metadata={"description": "Standbys the deploy runs"})
+    standbys = ma.fields.List(ma.fields.Nested(StandbySchema))
+    ok = ma.fields.Boolean(metadata={"description": "Primary, expected standbys streaming"})
+
+
 class HealthSchema(ma.Schema):
     """Liveness/readiness payload."""
 
     status = ma.fields.String()
     release = ma.fields.String(metadata={"description": "The release answering (BF_RELEASE)"})
     checks = ma.fields.Dict(keys=ma.fields.String(), values=ma.fields.Nested(CheckSchema))
+    replication = ma.fields.Nested(
+        ReplicationSchema,
+        metadata={"description": "Only with a replica deployed"},
+    )
 
 
 class HealthUnavailableSchema(ma.Schema):

@@ -140,6 +140,14 @@ def _uwsgi_options(app: dict[str, Any], settings: dict[str, Any]) -> dict[str, A
     return options
 
 
+def _enabled(spec: dict[str, Any]) -> bool:
+    """Whether a backing service runs: its ``enabled`` (a bool, or the string a template gave)."""
+    value = spec.get("enabled", True)
+    if isinstance(value, str):
+        return value.strip().lower() in ("true", "yes", "1")
+    return bool(value)
+
+
 def _app_environment(
     app: dict[str, Any], apps: dict[str, dict[str, Any]], settings: dict[str, Any]
 ) -> dict[str, str]:
@@ -159,6 +167,9 @@ def _app_environment(
             POSTGRES_DB=settings["postgres_db"],
             POSTGRES_USER=settings["postgres_user"],
         )
+        # Readiness reports the replication of the database against this (never its status).
+        replica = backing.get("postgres_replica")
+        env["POSTGRES_REPLICAS_EXPECTED"] = "1" if replica and _enabled(replica) else "0"
     if "redis" in needs:
         names = sorted(apps)
         db = settings["redis_dbs"].get(app["name"], names.index(app["name"]))
@@ -384,7 +395,7 @@ def bf_stack_model(manifests: list[dict[str, Any]], settings: dict[str, Any]) ->
     app_list = [apps[name] for name in sorted(apps)]
     services: dict[str, dict[str, Any]] = {}
     for name, spec in sorted(settings["backing"].items()):
-        if spec.get("enabled", True):
+        if _enabled(spec):
             services[name] = _backing_service(name, spec, app_list, settings)
     for app in app_list:
         services[app["name"]] = _app_service(app, apps, settings)
@@ -429,6 +440,8 @@ def bf_stack_model(manifests: list[dict[str, Any]], settings: dict[str, Any]) ->
         "dns_valid_seconds": int(settings.get("dns_valid_seconds", 5)),
         "mounts": dict(settings["mounts"]),
         "paths": dict(settings["paths"]),
+        # The replication role and slot the primary keeps for the replica (or drops without one).
+        "replication": dict(settings.get("replication") or {}),
     }
 
 

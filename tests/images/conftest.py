@@ -151,6 +151,7 @@ def secret_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
         "postgres_password",
         "redis_password",
         "pgadmin_password",
+        "postgres_replication_password",
     ):
         path = directory / name
         path.write_text(secrets.token_urlsafe(24) + "\n")

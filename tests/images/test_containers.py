@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import pytest
@@ -96,6 +97,96 @@ def test_postgres_refuses_to_initialise_without_a_password(refs, start) -> None:
     container = start(refs["postgres"], "postgres-nopw", environment={"POSTGRES_USER": "shop"})
     assert container.wait(timeout=60)["StatusCode"] != 0
     assert b"POSTGRES_PASSWORD_FILE" in container.logs()
+
+
+def _psql(container, sql: str, *more: str) -> tuple[int, str]:
+    """psql as postgres over the container's socket (trusted locally), on the shop database."""
+    argv = ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-U", "shop", "-d", "shop", "-c", sql]
+    for extra in more:
+        argv += ["-c", extra]
+    code, out = container.exec_run(argv, user="postgres")
+    return code, out.decode()
+
+
+def test_postgres_replica_copies_the_primary_and_streams(refs, start, docker_client) -> None:
+    common = {
+        "POSTGRES_USER": "shop",
+        "POSTGRES_DB": "shop",
+        "BF_REPLICATION_USER": "replicator",
+    }
+    primary = start(
+        refs["postgres"],
+        "pg-primary",
+        environment={
+            **common,
+            "POSTGRES_PASSWORD_FILE": "/run/secrets/postgres_password",
+            "BF_PG_ROLE": "primary",
+        },
+    )
+    wait_healthy(primary, timeout=120)
+    # As the deploy does it (roles/bf_deploy/tasks/replication.yml): the password from its file.
+    code, out = _psql(
+        primary,
+        "\\set rpw `cat /run/secrets/postgres_replication_password`",
+        "CREATE ROLE replicator LOGIN REPLICATION PASSWORD :'rpw'",
+        "SELECT pg_create_physical_replication_slot('bf_replica')",
+        "CREATE TABLE seen (id int PRIMARY KEY); INSERT INTO seen VALUES (1)",
+    )
+    assert code == 0, out
+    conninfo = (
+        f"host={primary.name} port=5432 user=replicator passfile=/tmp/bf-replication.pgpass"
+        " application_name=bf_replica"
+    )
+    replica = start(
+        refs["postgres"],
+        "pg-replica",
+        environment={
+            **common,
+            "BF_PG_ROLE": "replica",
+            "BF_PG_PRIMARY_HOST": primary.name,
+            "BF_REPLICATION_SLOT": "bf_replica",
+            "BF_REPLICATION_PASSWORD_FILE": "/run/secrets/postgres_replication_password",
+        },
+        command=["postgres", "-c", "hot_standby_feedback=on", "-c", "primary_slot_name=bf_replica",
+                 "-c", f"primary_conninfo={conninfo}"],
+    )  # fmt: skip
+    wait_healthy(replica, timeout=180)
+    assert pid1_uid(replica) == 999
+    assert _psql(replica, "SELECT pg_is_in_recovery(), count(*) FROM seen") == (0, "t|1\n")
+    assert _psql(primary, "INSERT INTO seen VALUES (2)")[0] == 0
+    deadline = time.monotonic() + 60
+    while _psql(replica, "SELECT count(*) FROM seen")[1].strip() != "2":
+        assert time.monotonic() < deadline, replica.logs()[-2000:]
+        time.sleep(0.5)
+    code, out = _psql(
+        primary,
+        "SELECT application_name, state FROM pg_stat_replication",
+    )
+    assert out.strip() == "bf_replica|streaming", out
+    # The standby refuses writes; the password is on no command line and in no environment.
+    assert _psql(replica, "INSERT INTO seen VALUES (3)")[0] != 0
+    secret = replica.exec_run(["cat", "/run/secrets/postgres_replication_password"]).output.strip()
+    assert secret
+    for what in ("environ", "cmdline"):
+        seen = replica.exec_run(["sh", "-c", f"cat /proc/[0-9]*/{what}"], user="postgres").output
+        assert secret not in seen, what
+    # The standby's data never starts as a primary (an inventory swapped without a failover).
+    replica.stop(timeout=30)
+    wrong = start(
+        refs["postgres"],
+        "pg-swapped",
+        environment={**common, "BF_PG_ROLE": "primary"},
+        volumes_from=[replica.id],
+    )
+    assert wrong.wait(timeout=60)["StatusCode"] == 78
+    assert b"holds a standby" in wrong.logs()
+    # A fenced primary never starts again.
+    fence = "echo fenced by the test > /var/lib/postgresql/data/bf.fenced"
+    code, out = primary.exec_run(["sh", "-c", fence], user="postgres")
+    assert code == 0, out
+    primary.restart(timeout=30)
+    assert primary.wait(timeout=60)["StatusCode"] == 78
+    assert b"fenced by the test" in primary.logs()
 
 
 def test_redis_requires_the_password_from_its_file(refs, start, secret_dir) -> None:

@@ -41,7 +41,8 @@ def _resolve(value: Any, context: dict[str, Any]) -> Any:
     from jinja2 import Environment
 
     env = Environment()  # noqa: S701 - renders test data, not HTML
-    env.filters["bool"] = bool
+    env.filters["bool"] = lambda v: str(v).strip().lower() in ("true", "yes", "1")
+    env.filters["combine"] = lambda a, b: {**a, **b}
     if isinstance(value, dict):
         return {k: _resolve(v, context) for k, v in value.items()}
     if isinstance(value, list):
@@ -68,6 +69,7 @@ def settings(**over: Any) -> dict[str, Any]:
         "bf_stack_name": "shop",
     }
     variables = _role_yaml("bf_stack", "vars/main.yml")
+    replica_hosts = over.pop("replica_hosts", [])
     groups = over.pop(
         "groups",
         {
@@ -79,6 +81,17 @@ def settings(**over: Any) -> dict[str, Any]:
             "bf_admin": ["w2"],
             "bf_backup": ["w1"],
         },
+    )
+    if replica_hosts:
+        groups = {**groups, "bf_db_replica": list(replica_hosts)}
+    context.update(
+        groups=groups,
+        bf_postgres_replication_user="replicator",
+        _bf_stack_replica_slot=variables["_bf_stack_replica_slot"],
+        _bf_stack_replica_enabled=bool(groups.get("bf_db_replica")),
+    )
+    context["_bf_stack_postgres_command"] = _resolve(
+        variables["_bf_stack_postgres_command"], context
     )
     base = {
         "name": "shop",
@@ -119,6 +132,7 @@ def settings(**over: Any) -> dict[str, Any]:
         "postgres_db": "backend_db",
         "postgres_user": "backend",
         "acme_webroot": "",
+        "replication": {"user": "replicator", "slot": variables["_bf_stack_replica_slot"]},
     }
     base.update(over)
     return base

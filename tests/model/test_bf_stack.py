@@ -416,3 +416,65 @@ def test_the_stack_file_reads_the_same_to_a_yaml_1_1_loader(compose: dict[str, A
     for name, service in compose["services"].items():
         for key, value in (service.get("environment") or {}).items():
             assert str(value).lower() not in plain_booleans, (name, key, value)
+
+
+# --- The streaming replica (bf_db_replica) ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def replica_model(bf_stack: ModuleType, manifests: list[dict[str, Any]]) -> dict[str, Any]:
+    return bf_stack.bf_stack_model(manifests, settings(replica_hosts=["w1"]))
+
+
+def test_without_a_replica_host_nothing_of_the_replica_exists(model: dict[str, Any]) -> None:
+    assert "postgres_replica" not in model["services"]
+    assert "postgres_replication_password" not in model["secrets"]
+    assert all(s["group"] != "bf_db_replica" for s in model["services"].values())
+    for app in ("api",):
+        assert model["services"][app]["environment"]["POSTGRES_REPLICAS_EXPECTED"] == "0"
+
+
+def test_the_replica_streams_from_postgres_on_its_own_host(
+    bf_stack: ModuleType, replica_model: dict[str, Any]
+) -> None:
+    replica = replica_model["services"]["postgres_replica"]
+    primary = replica_model["services"]["postgres"]
+    assert replica["hosts"] == ["w1"] and primary["hosts"] == ["w2"]
+    # Same volume names: a failover moves the roles between nodes, the names stay.
+    assert replica["volumes"] == primary["volumes"]
+    assert replica["update"]["order"] == "stop-first"
+    command = " ".join(replica["command"])
+    assert "primary_conninfo=host=postgres " in command
+    assert "passfile=/tmp/bf-replication.pgpass" in command
+    assert "primary_slot_name=bf_replica" in command
+    # The primary's own settings come first, so a promoted replica archives as the primary did.
+    assert replica["command"][: len(primary["command"])] == primary["command"]
+    # No TLS server of its own (the entrypoint starts one beside a database when the address is set).
+    assert not any(k.startswith("PGBACKREST_TLS_SERVER") for k in replica["environment"])
+    assert replica["environment"]["BF_PG_ROLE"] == "replica"
+    assert primary["environment"]["BF_PG_ROLE"] == "primary"
+    # Both ends of the replication get the password as a file; it is in no environment value.
+    for service in (replica, primary):
+        refs = {ref["name"]: ref for ref in service["secrets"]}
+        assert refs["postgres_replication_password"]["env"] == "BF_REPLICATION_PASSWORD_FILE"
+    assert replica_model["services"]["api"]["environment"]["POSTGRES_REPLICAS_EXPECTED"] == "1"
+    compose = bf_stack.bf_stack_compose(
+        replica_model, IMAGES, _names(replica_model, "secrets"), _names(replica_model, "configs")
+    )
+    rendered = compose["services"]["postgres_replica"]
+    assert rendered["deploy"]["placement"]["constraints"] == ["node.labels.bf_db_replica == true"]
+    assert all(isinstance(v, str) for v in rendered["environment"].values())
+
+
+def test_the_replica_changes_no_other_service_but_the_database_and_its_clients(
+    bf_stack: ModuleType, model: dict[str, Any], replica_model: dict[str, Any]
+) -> None:
+    # Adding a replica restarts the primary once (the password it checks the role with) and
+    # rolls the apps that read its status; the rest keeps running.
+    def releases(m: dict[str, Any]) -> dict[str, str]:
+        compose = bf_stack.bf_stack_compose(m, IMAGES, _names(m, "secrets"), _names(m, "configs"))
+        return bf_stack.bf_stack_releases(compose)
+
+    before, after = releases(model), releases(replica_model)
+    changed = {name for name in before if before[name] != after[name]}
+    assert changed == {"postgres", "api"}, changed

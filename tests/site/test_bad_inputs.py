@@ -603,6 +603,28 @@ CASES = [
         " postgres keeps its data in a volume on one node",
     ),
     (
+        "replica-on-the-primarys-host",
+        {},
+        None,
+        "cluster-replica-beside-primary",
+        "db1.example.com is in both bf_db_primary and bf_db_replica: a replica on the primary's"
+        " host shares its data volume",
+    ),
+    (
+        "replication-user-not-an-identifier",
+        {"bf_postgres_replication_user": "repl; DROP"},
+        None,
+        "local",
+        'bf_postgres_replication_user is "repl; DROP"; it must match',
+    ),
+    (
+        "replica-wal-keep-docker-size",
+        {"bf_stack_replica_max_slot_wal_keep_size": "4g"},
+        None,
+        "local",
+        'bf_stack_replica_max_slot_wal_keep_size is "4g": it must be a PostgreSQL size',
+    ),
+    (
         "pgadmin-on-a-public-address",
         {},
         None,
@@ -684,6 +706,9 @@ CLUSTER_EDITS = {
     "cluster-empty-cache": lambda h: h["children"]["bf_cache"].update(hosts={}),
     "cluster-two-databases": lambda h: h["children"]["bf_db_primary"]["hosts"].update(
         {"app2.example.com": None}
+    ),
+    "cluster-replica-beside-primary": lambda h: h["children"].update(
+        bf_db_replica={"hosts": {"db1.example.com": None}}
     ),
 }
 CLUSTER_HOST_VARS = {

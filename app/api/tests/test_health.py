@@ -30,6 +30,21 @@ def test_ready_reports_each_check(client):
         assert isinstance(data["checks"][name]["latency_ms"], float)
 
 
+def test_ready_reports_no_replication_without_a_replica(client):
+    assert "replication" not in client.get("/api/health/ready").get_json()["data"]
+
+
+def test_ready_reports_a_missing_replica_and_stays_ready(database_url, redis_url):
+    # The test server is a primary with no standby: the replica the deploy expects is not
+    # streaming, which shows, but the API still serves.
+    other = build_app(database_url, redis_url, POSTGRES_REPLICAS_EXPECTED="1")
+    resp = other.test_client().get("/api/health/ready")
+    assert resp.status_code == 200
+    data = resp.get_json()["data"]
+    assert data["status"] == "ok"
+    assert data["replication"] == {"role": "primary", "expected": 1, "standbys": [], "ok": False}
+
+
 def test_ready_503_while_postgres_is_down(app, client, postgres_server):
     make_product(app, "Pen", "1.00", 3)
     postgres_server.stop()

@@ -110,10 +110,91 @@ if [ "$1" = 'postgres' ] && [ "$(id -u)" = '0' ]; then
 	exec "${@:1:4}" env HOME=/var/lib/postgresql "$BASH_SOURCE" "${@:5}"
 fi
 
+# The replication role may connect from the replica's network (scram, like every other
+# client); added at every start, before the server reads pg_hba.conf, so that an older cluster
+# gets it too, and a standby's copy keeps it for the day it is promoted.
+allow_replication() {
+	local line="host replication ${BF_REPLICATION_USER} all scram-sha-256"
+	grep -qxF "$line" "$PGDATA/pg_hba.conf" || printf '%s\n' "$line" >>"$PGDATA/pg_hba.conf"
+}
+
+# A data folder that must never serve: a failover fenced it (playbooks/failover.yml).
+refuse_fenced() {
+	if [ -f "$PGDATA/bf.fenced" ]; then
+		echo >&2 "error: this database was fenced and must not start: $(cat "$PGDATA/bf.fenced")"
+		echo >&2 '       rebuild it as the replica (docs/OPERATIONS.md, "Rebuild the replica").'
+		exit 78
+	fi
+}
+
+# The hot standby (BF_PG_ROLE=replica): its password file for primary_conninfo's passfile, and,
+# on an empty volume, a copy of the primary by pg_basebackup through the replication slot. It
+# never empties a folder it did not fill itself: a marker on the scratch volume (pg_basebackup
+# needs an empty data folder) says a copy was cut short and may be started again.
+prepare_replica() {
+	file_var BF_REPLICATION_PASSWORD
+	local user="${BF_REPLICATION_USER:?BF_REPLICATION_USER is not set}"
+	local slot="${BF_REPLICATION_SLOT:?BF_REPLICATION_SLOT is not set}"
+	local primary="${BF_PG_PRIMARY_HOST:-postgres}"
+	local escaped="${BF_REPLICATION_PASSWORD//\\/\\\\}"
+	escaped="${escaped//:/\\:}"
+	(umask 077 && printf '*:*:*:%s:%s\n' "$user" "$escaped" >/tmp/bf-replication.pgpass)
+	unset BF_REPLICATION_PASSWORD
+	export PGPASSFILE=/tmp/bf-replication.pgpass
+	local marker="${BF_SCRATCH_DIR:?BF_SCRATCH_DIR is not set}/bf-seed.incomplete"
+	if [ -f "$marker" ]; then
+		echo 'replica: an earlier copy of the primary was cut short; starting it again'
+		find "$PGDATA" -mindepth 1 -delete
+	fi
+	if [ -s "$PGDATA/PG_VERSION" ]; then
+		if [ ! -f "$PGDATA/standby.signal" ]; then
+			echo >&2 'error: this volume holds a database that is not a standby (a former primary,'
+			echo >&2 '       or a promoted replica): it is never overwritten here. Rebuild the replica'
+			echo >&2 '       (docs/OPERATIONS.md, "Rebuild the replica").'
+			exit 78
+		fi
+		return 0
+	fi
+	if [ -n "$(find "$PGDATA" -mindepth 1 -maxdepth 1 -print -quit)" ]; then
+		echo >&2 "error: $PGDATA is not empty and holds no database: it is never overwritten here."
+		exit 78
+	fi
+	touch "$marker"
+	local waited=0
+	until pg_isready --quiet --host="$primary" --port=5432; do
+		if [ "$waited" -ge "${BF_REPLICA_WAIT_SECONDS:-300}" ]; then
+			echo >&2 "error: the primary ($primary) did not answer for ${waited}s"
+			exit 1
+		fi
+		sleep 2
+		waited=$((waited + 2))
+	done
+	echo "replica: copying the primary ($primary) through the slot $slot"
+	pg_basebackup --host="$primary" --port=5432 --username="$user" --no-password \
+		--pgdata="$PGDATA" --wal-method=stream --slot="$slot" --checkpoint=fast
+	touch "$PGDATA/standby.signal"
+	rm -f "$marker"
+	echo 'replica: copy done; starting the standby'
+}
+
 if [ "$1" = 'postgres' ]; then
-	if [ ! -s "$PGDATA/PG_VERSION" ]; then
+	refuse_fenced
+	if [ "${BF_PG_ROLE:-}" = 'replica' ]; then
+		prepare_replica
+	elif [ ! -s "$PGDATA/PG_VERSION" ]; then
 		init_database
 	fi
+	if [ "${BF_PG_ROLE:-}" = 'primary' ]; then
+		if [ -f "$PGDATA/standby.signal" ]; then
+			echo >&2 'error: this volume holds a standby, not a primary: promote it with'
+			echo >&2 '       playbooks/failover.yml, or move it back to bf_db_replica.'
+			exit 78
+		fi
+		if [ -n "${BF_REPLICATION_USER:-}" ]; then
+			allow_replication
+		fi
+	fi
+	unset BF_REPLICATION_PASSWORD_FILE
 	unset POSTGRES_PASSWORD_FILE
 	# The stack's postgres service sets the pgBackRest TLS server's address; a throwaway server
 	# (verify, restore) does not, and runs PostgreSQL alone.
