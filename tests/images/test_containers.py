@@ -100,11 +100,13 @@ def test_postgres_refuses_to_initialise_without_a_password(refs, start) -> None:
 
 
 def _psql(container, sql: str, *more: str) -> tuple[int, str]:
-    """psql as postgres over the container's socket (trusted locally), on the shop database."""
-    argv = ["psql", "-X", "-At", "-v", "ON_ERROR_STOP=1", "-U", "shop", "-d", "shop", "-c", sql]
-    for extra in more:
-        argv += ["-c", extra]
-    code, out = container.exec_run(argv, user="postgres")
+    """psql as postgres over the container's socket (trusted locally), on the shop database.
+
+    The lines go through stdin, as a script: psql expands its variables there, not in -c.
+    """
+    lines = [x if x.startswith("\\") or x.endswith(";") else x + ";" for x in (sql, *more)]
+    script = 'printf "%s\\n" "$@" | psql -X -At -v ON_ERROR_STOP=1 -U shop -d shop'
+    code, out = container.exec_run(["sh", "-c", script, "psql", *lines], user="postgres")
     return code, out.decode()
 
 

@@ -449,7 +449,7 @@ def test_the_replica_streams_from_postgres_on_its_own_host(
     assert "primary_slot_name=bf_replica" in command
     # The primary's own settings come first, so a promoted replica archives as the primary did.
     assert replica["command"][: len(primary["command"])] == primary["command"]
-    # No TLS server of its own (the entrypoint starts one beside a database when the address is set).
+    # No TLS server of its own (the entrypoint starts one beside a database that has its address).
     assert not any(k.startswith("PGBACKREST_TLS_SERVER") for k in replica["environment"])
     assert replica["environment"]["BF_PG_ROLE"] == "replica"
     assert primary["environment"]["BF_PG_ROLE"] == "primary"
