@@ -112,3 +112,17 @@ def test_wsgi_leaves_no_thread_for_uwsgi_to_fork_over():
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == ["1", "1"]
+
+
+def test_database_connections_end_when_their_host_is_lost(app):
+    # A failover leaves pooled connections to a host that answers nothing: the client's own
+    # keepalives and user timeout (in the libpq parameters of a real connection) end them.
+    from api.extensions import db
+
+    with app.app_context(), db.engine.connect() as conn:
+        params = conn.connection.dbapi_connection.info.dsn_parameters
+    assert params["keepalives"] == "1"
+    assert params["keepalives_idle"] == "10"
+    assert params["keepalives_interval"] == "3"
+    assert params["keepalives_count"] == "3"
+    assert params["tcp_user_timeout"] == "10000"
