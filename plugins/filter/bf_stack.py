@@ -603,6 +603,51 @@ def bf_stack_releases(compose: dict[str, Any]) -> dict[str, str]:
     }
 
 
+def bf_stack_dependents(model: dict[str, Any], backing: str) -> list[str]:
+    """The app services of a stack model that need ``backing`` (their manifest's ``needs``).
+
+    A failover rolls these, so that each opens its connections to the new primary.
+    """
+    model = _plain(model)
+    services = model.get("services", {})
+    return sorted(
+        name
+        for name in model.get("apps", [])
+        if backing in ((services.get(name, {}).get("app") or {}).get("needs") or [])
+    )
+
+
+# The node labels that say where the database runs: placement (bf_db_primary, bf_db_replica,
+# from the inventory) and the fence a failover leaves on the old primary (bf_db_fenced).
+DB_NODE_LABELS = ("bf_db_primary", "bf_db_replica", "bf_db_fenced")
+
+
+def bf_stack_db_nodes(nodes: list[dict[str, Any]]) -> dict[str, list[dict[str, str]]]:
+    """The swarm nodes that carry each database label, from the engine's node list.
+
+    ``nodes`` is what ``docker node inspect`` (or community.docker.docker_node_info) returns.
+    Each label maps to its nodes, ``{"id", "hostname", "value", "state"}``, in hostname order;
+    failover.yml finds the primary and the replica by them, and the preflight refuses a deploy
+    while a node is fenced.
+    """
+    found: dict[str, list[dict[str, str]]] = {label: [] for label in DB_NODE_LABELS}
+    for node in _plain(nodes) or []:
+        labels = (node.get("Spec") or {}).get("Labels") or {}
+        for label, entries in found.items():
+            if label in labels:
+                entries.append(
+                    {
+                        "id": str(node.get("ID", "")),
+                        "hostname": str((node.get("Description") or {}).get("Hostname", "")),
+                        "value": str(labels[label]),
+                        "state": str((node.get("Status") or {}).get("State", "")),
+                    }
+                )
+    for entries in found.values():
+        entries.sort(key=lambda entry: (entry["hostname"], entry["id"]))
+    return found
+
+
 def bf_stack_job_spec(
     compose: dict[str, Any],
     service: str,
@@ -724,4 +769,6 @@ class FilterModule:
             "bf_stack_compose": bf_stack_compose,
             "bf_stack_job_spec": bf_stack_job_spec,
             "bf_stack_releases": bf_stack_releases,
+            "bf_stack_dependents": bf_stack_dependents,
+            "bf_stack_db_nodes": bf_stack_db_nodes,
         }

@@ -478,3 +478,39 @@ def test_the_replica_changes_no_other_service_but_the_database_and_its_clients(
     before, after = releases(model), releases(replica_model)
     changed = {name for name in before if before[name] != after[name]}
     assert changed == {"postgres", "api"}, changed
+
+
+def test_the_dependents_of_a_backing_service_are_the_apps_that_need_it(
+    bf_stack: ModuleType, model: dict[str, Any]
+) -> None:
+    # failover.yml rolls these after the hand-over, and nothing else.
+    assert bf_stack.bf_stack_dependents(model, "postgres") == ["api"]
+    assert bf_stack.bf_stack_dependents(model, "api") == ["frontend"]
+    assert bf_stack.bf_stack_dependents(model, "pgadmin") == []
+
+
+def test_the_database_labels_name_their_nodes(bf_stack: ModuleType) -> None:
+    def node(ident: str, hostname: str, labels: dict[str, str] | None, state: str) -> dict:
+        return {
+            "ID": ident,
+            "Description": {"Hostname": hostname},
+            "Spec": {"Labels": labels},
+            "Status": {"State": state},
+        }
+
+    nodes = [
+        node("n3", "db-a", {"bf_db_fenced": "20261208T010203Z", "bf_app": "true"}, "down"),
+        node("n2", "db-b", {"bf_db_primary": "true"}, "ready"),
+        node("n1", "edge", None, "ready"),
+    ]
+    found = bf_stack.bf_stack_db_nodes(nodes)
+    assert found["bf_db_primary"] == [
+        {"id": "n2", "hostname": "db-b", "value": "true", "state": "ready"}
+    ]
+    assert found["bf_db_replica"] == []
+    assert found["bf_db_fenced"] == [
+        {"id": "n3", "hostname": "db-a", "value": "20261208T010203Z", "state": "down"}
+    ]
+    assert bf_stack.bf_stack_db_nodes([]) == {
+        "bf_db_primary": [], "bf_db_replica": [], "bf_db_fenced": []
+    }  # fmt: skip
