@@ -870,3 +870,25 @@ def test_good_cluster_inventory_passes_preflight(tmp_path: Path) -> None:
     inventory = _inventory("cluster-valid", tmp_path)
     result = run(["ansible-playbook", "playbooks/preflight.yml", "-i", str(inventory)])
     assert result.returncode == 0, result.stdout[-4000:] + result.stderr
+
+
+def test_preflight_refuses_while_a_database_node_is_fenced() -> None:
+    """After playbooks/failover.yml, the old primary's node carries bf_db_fenced until it is
+    rebuilt: a deploy would label it for the database again, so the preflight stops first. This
+    machine's swarm node gets the label for the run (the cases above have all ended by now)."""
+    docker = shutil.which("docker")
+    assert docker, "the Docker CLI is part of make test-deps"
+    node = subprocess.run([docker, "info", "--format", "{{.Swarm.NodeID}}"],
+                          capture_output=True, text=True, check=True).stdout.strip()  # fmt: skip
+    assert node, "make test-deps forms this machine's swarm"
+    label = ["node", "update", "--label-add", "bf_db_fenced=20261208T010203Z", node]
+    subprocess.run([docker, *label], capture_output=True, check=True)
+    try:
+        result = run(["ansible-playbook", "playbooks/preflight.yml", "-i", "inventories/local"])
+    finally:
+        subprocess.run([docker, "node", "update", "--label-rm", "bf_db_fenced", node],
+                       capture_output=True, check=True)  # fmt: skip
+    output = " ".join((result.stdout + result.stderr).split())
+    assert result.returncode != 0, output[-3000:]
+    assert "A failover fenced the old primary's node:" in output, output[-3000:]
+    assert "(since 20261208T010203Z)" in output, output[-3000:]
