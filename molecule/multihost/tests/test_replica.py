@@ -10,9 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-import shlex
 import statistics
-import subprocess
 import tempfile
 import threading
 import time
@@ -20,9 +18,8 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-import pytest
 import requests
-import urllib3
+from dbsite import host_sh, login_admin, psql, ready
 
 # Writes per second through the edge while the lag is sampled, and for how long.
 WRITE_RATE = 5.0
@@ -35,81 +32,23 @@ FIGURES = Path(
 )
 
 
-def _vars(host: Any) -> dict[str, Any]:
-    return host.ansible.get_variables()
-
-
-@pytest.fixture(scope="module")
-def site(host: Any) -> dict[str, Any]:
-    """The edge's address and the database settings; skips the tests on other hosts."""
-    variables = _vars(host)
-    groups = variables["groups"]
-    if variables["inventory_hostname"] != groups["bf_edge"][0]:
-        pytest.skip("a test of the whole stack: it runs once, on the edge host's turn")
-    if not groups.get("bf_db_replica"):
-        pytest.skip("the inventory has no bf_db_replica host")
-    return {
-        "url": f"https://{variables['ansible_host']}:{variables['bf_https_port']}",
-        "server_name": variables["bf_server_name"],
-        "stack": variables["bf_stack_name"],
-        "db": variables["bf_postgres_db"],
-        "user": variables["bf_postgres_user"],
-        "primary": groups["bf_db_primary"][0],
-        "replica": groups["bf_db_replica"][0],
-        "admin_email": variables["bf_admin_email"],
-        "credentials": Path(variables["bf_secrets_credentials_dir"]),
-    }
-
-
-@pytest.fixture(scope="module")
-def http(site: dict[str, Any]) -> requests.Session:
-    session = requests.Session()
-    session.verify = False
-    session.headers["Host"] = site["server_name"]
-    session.trust_env = False
-    urllib3.disable_warnings(urllib3.exceptions.InsecureRequestWarning)
-    return session
-
-
-def _psql(site: dict[str, Any], node: str, service: str, sql: str) -> str:
-    """One query in the running task of ``service`` on the nested host ``node``."""
-    script = (
-        f"id=$(docker ps -q --filter label=com.docker.swarm.service.name={site['stack']}_{service}"
-        ' --filter status=running | head -n 1); test -n "$id" || exit 3; '
-        f'docker exec -u postgres "$id" psql -X -At -v ON_ERROR_STOP=1 -U {site["user"]}'
-        f" -d {site['db']} -c {shlex.quote(sql)}"
-    )
-    proc = subprocess.run(  # noqa: S603 - the scenario's own host containers
-        ["docker", "exec", node, "sh", "-c", script],  # noqa: S607
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert proc.returncode == 0, f"{node} {service}: {sql}\n{proc.stderr}"
-    return proc.stdout.strip()
-
-
-def _ready(http: requests.Session, site: dict[str, Any]) -> dict[str, Any]:
-    response = http.get(f"{site['url']}/api/health/ready", timeout=10)
-    assert response.status_code == 200, response.text
-    return response.json()["data"]
-
-
 def test_the_replica_streams_after_the_converge(
-    http: requests.Session, site: dict[str, Any]
+    edge: requests.Session, site: dict[str, Any]
 ) -> None:
-    replication = _ready(http, site)["replication"]
+    replication = ready(edge, site)["replication"]
     assert replication["role"] == "primary" and replication["expected"] == 1, replication
     assert replication["ok"] is True, replication
     assert [s["state"] for s in replication["standbys"]] == ["streaming"], replication
-    assert _psql(site, site["replica"], "postgres_replica", "SELECT pg_is_in_recovery()") == "t"
-    assert _psql(site, site["primary"], "postgres", "SELECT pg_is_in_recovery()") == "f"
-    slot = _psql(
+    assert psql(site, site["replica"], "postgres_replica", "SELECT pg_is_in_recovery()") == "t"
+    assert psql(site, site["primary"], "postgres", "SELECT pg_is_in_recovery()") == "f"
+    slot = psql(
         site, site["primary"], "postgres",
         "SELECT active, wal_status FROM pg_replication_slots WHERE slot_name = 'bf_replica'",
     )  # fmt: skip
     assert slot == "t|reserved", slot
     # The same cluster on both ends: the copy came from this primary.
     system = "SELECT system_identifier FROM pg_control_system()"
-    assert _psql(site, site["replica"], "postgres_replica", system) == _psql(
+    assert psql(site, site["replica"], "postgres_replica", system) == psql(
         site, site["primary"], "postgres", system
     )
 
@@ -121,31 +60,17 @@ def test_the_standby_refuses_writes(site: dict[str, Any]) -> None:
         f'docker exec -u postgres "$id" psql -X -At -U {site["user"]} -d {site["db"]}'
         " -c 'CREATE TABLE bf_test_refused (id int)'"
     )
-    proc = subprocess.run(  # noqa: S603
-        ["docker", "exec", site["replica"], "sh", "-c", script],  # noqa: S607
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
+    proc = host_sh(site["replica"], script)
     assert proc.returncode != 0
     assert "read-only transaction" in proc.stderr, proc.stderr
 
 
-def _admin_token(http: requests.Session, site: dict[str, Any]) -> str:
-    password = (site["credentials"] / "admin_password").read_text(encoding="utf-8").strip()
-    response = http.post(
-        f"{site['url']}/api/auth/login",
-        json={"email": site["admin_email"], "password": password},
-        timeout=10,
-    )
-    assert response.status_code == 200, response.text
-    return response.json()["data"]["access_token"]
-
-
 def test_every_acknowledged_write_reaches_the_replica_under_a_steady_load(
-    http: requests.Session, site: dict[str, Any]
+    edge: requests.Session, site: dict[str, Any]
 ) -> None:
     """Products written through the edge at a steady rate; the primary's view of the replica's
     replay lag sampled meanwhile. Every write the API acknowledged is then on the standby."""
-    auth = {"Authorization": f"Bearer {_admin_token(http, site)}"}
+    auth = {"Authorization": f"Bearer {login_admin(edge, site)}"}
     run = uuid.uuid4().hex[:8]
     acknowledged: list[str] = []
     refused: list[str] = []
@@ -154,7 +79,7 @@ def test_every_acknowledged_write_reaches_the_replica_under_a_steady_load(
 
     def sample() -> None:
         while not stop.is_set():
-            out = _psql(
+            out = psql(
                 site, site["primary"], "postgres",
                 "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), replay_lsn)::bigint,"
                 " COALESCE((extract(epoch FROM replay_lag) * 1000)::bigint, 0)"
@@ -192,10 +117,10 @@ def test_every_acknowledged_write_reaches_the_replica_under_a_steady_load(
     # run is the hex of a uuid4: nothing to quote.
     count = f"SELECT count(*) FROM products WHERE name LIKE 'lag-{run}-%'"  # noqa: S608
     deadline = time.monotonic() + 60
-    while int(_psql(site, site["replica"], "postgres_replica", count)) < len(acknowledged):
+    while int(psql(site, site["replica"], "postgres_replica", count)) < len(acknowledged):
         assert time.monotonic() < deadline, "the replica did not catch up within 60 s"
         time.sleep(0.5)
-    names = _psql(
+    names = psql(
         site, site["replica"], "postgres_replica",
         f"SELECT name FROM products WHERE name LIKE 'lag-{run}-%' ORDER BY name",  # noqa: S608
     ).splitlines()  # fmt: skip
