@@ -177,13 +177,16 @@ def changed_app_tree(dest: Path, *, api: str, frontend: str, break_frontend: boo
     return dest
 
 
-def playbook(name: str, *extra: str, timeout: float = 1800) -> subprocess.CompletedProcess[str]:
-    """Run playbooks/<name> against the scenario's inventory, as an operator would.
+def playbook(
+    name: str, *extra: str, timeout: float = 1800, inventory: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run playbooks/<name> against the scenario's inventory (or ``inventory``), as an operator
+    would.
 
     Plain output (no colour, whatever Molecule's environment forces): the tests read it. A run
     that hangs fails the test after ``timeout`` seconds instead of holding up CI.
     """
-    inventory = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    inventory = inventory or Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
     env = {
         **os.environ,
         "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),

@@ -1,7 +1,8 @@
 """playbooks/failover.yml after the primary's database is lost under a steady write load.
 
-Last of the scenario's tests (file order): it changes the topology for good, the promoted
-replica on bf-mh-2 stays the primary, and destroy follows. The primary's database on bf-mh-3
+Last of the scenario's tests (file order): it changes the topology for good. The promoted
+replica on bf-mh-2 stays the primary, and bf-mh-3 is rebuilt as its replica with the inventory
+swapped, as an operator would after a failover; destroy follows. The primary's database on bf-mh-3
 is cut off by taking its container's network interfaces down (inside its network namespace):
 its host, its engine and the Redis beside it stay up, so only the failover's fences can stop
 it, as when a database host is cut off rather than switched off.
@@ -12,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import tempfile
 import threading
 import time
@@ -20,8 +22,9 @@ from pathlib import Path
 from typing import Any
 
 import requests
+import yaml
 from bf_load import playbook
-from dbsite import host_sh, login_admin, psql
+from dbsite import host_sh, login_admin, psql, ready
 
 WRITE_RATE = 10.0
 # A write acknowledged this long before the cut is on the replica: the lag measured under the
@@ -200,3 +203,66 @@ def test_site_refuses_to_deploy_over_the_fence(site: dict[str, Any]) -> None:
     assert "A failover fenced the old primary's node" in result.stdout, result.stdout[-6000:]
     changed = [int(n) for n in re.findall(r"\bchanged=(\d+)", result.stdout)]
     assert changed and set(changed) == {0}, result.stdout[-3000:]
+
+
+def _swapped_inventory(tmp_path: Path) -> Path:
+    """The scenario's inventory with the bf_db_primary and bf_db_replica hosts swapped."""
+    scenario = Path(os.environ["MOLECULE_INVENTORY_FILE"]).parent
+    inventory = tmp_path / "inventory"
+    inventory.mkdir()
+    for entry in scenario.iterdir():
+        if entry.name == "hosts":
+            continue
+        if entry.is_symlink():
+            (inventory / entry.name).symlink_to(os.readlink(entry))
+        else:
+            shutil.copy(entry, inventory / entry.name)
+    hosts = yaml.safe_load((scenario / "hosts").read_text(encoding="utf-8"))
+    groups = hosts["bf_docker_hosts"]["children"]
+    groups["bf_db_primary"], groups["bf_db_replica"] = (
+        groups["bf_db_replica"],
+        groups["bf_db_primary"],
+    )
+    (inventory / "hosts.yml").write_text(yaml.safe_dump(hosts), encoding="utf-8")
+    return inventory
+
+
+def test_rebuild_makes_the_old_primary_the_replica(
+    edge: requests.Session, site: dict[str, Any], host: Any, tmp_path: Path
+) -> None:
+    old, new = site["primary"], site["replica"]
+    manager = host.ansible.get_variables()["groups"]["bf_swarm_managers"][0]
+    result = playbook(
+        "rebuild-replica.yml", "-e", "rebuild_confirm=yes",
+        inventory=_swapped_inventory(tmp_path), timeout=1800,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout[-8000:] + result.stderr[-2000:]
+
+    replication = ready(edge, site)["replication"]
+    assert replication["ok"] is True, replication
+    assert [s["state"] for s in replication["standbys"]] == ["streaming"], replication
+    assert psql(site, old, "postgres_replica", "SELECT pg_is_in_recovery()") == "t"
+    system = "SELECT system_identifier FROM pg_control_system()"
+    assert psql(site, old, "postgres_replica", system) == psql(site, new, "postgres", system)
+    # A write through the edge reaches the rebuilt replica.
+    name = f"rebuilt-{uuid.uuid4().hex[:8]}"
+    response = edge.post(
+        f"{site['url']}/api/products",
+        json={"name": name, "price": "1.00", "stock": 1},
+        headers={"Authorization": f"Bearer {login_admin(edge, site)}"},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    query = f"SELECT count(*) FROM products WHERE name = '{name}'"  # noqa: S608 - a uuid's hex
+    deadline = time.monotonic() + 30
+    while psql(site, old, "postgres_replica", query) != "1":
+        assert time.monotonic() < deadline, "the write did not reach the rebuilt replica"
+        time.sleep(0.5)
+    # The old primary's data is kept aside, and no node is fenced any more.
+    kept = host_sh(
+        old, f"docker volume ls -q --filter name={site['stack']}_postgres_data_pre_rebuild_"
+    )
+    assert kept.returncode == 0 and kept.stdout.strip(), kept
+    assert all(line.endswith("=") for line in _fenced_labels(site, manager).splitlines()), (
+        _fenced_labels(site, manager)
+    )
