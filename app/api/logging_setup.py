@@ -86,16 +86,19 @@ def init_request_id(app: Flask) -> None:
     def _echo_request_id(response: Response) -> Response:
         request_id = g.get("request_id") or uuid.uuid4().hex
         response.headers[REQUEST_ID_HEADER] = request_id
-        # ACCESS_LOG=false when Nginx logs every request already (the deployed stack).
-        if not log_requests:
+        status = response.status_code
+        # ACCESS_LOG=false when Nginx logs every request already (the deployed stack). A 5xx
+        # is logged all the same: the frontend's calls to the API never pass Nginx.
+        if not log_requests and status < 500:
             return response
         started = g.get("request_started")
-        access_log.info(
+        access_log.log(
+            logging.WARNING if status >= 500 else logging.INFO,
             "request",
             extra={
                 "method": request.method,
                 "path": request.path,
-                "status": response.status_code,
+                "status": status,
                 "duration_ms": round((time.perf_counter() - started) * 1000, 2)
                 if started
                 else None,

@@ -163,14 +163,17 @@ def _register_request_hooks(app: Flask) -> None:
         response.headers.setdefault("X-Frame-Options", "DENY")
         response.headers.setdefault("Referrer-Policy", "same-origin")
         started = g.get("started")
-        # ACCESS_LOG=false when Nginx logs every request already (the deployed stack).
-        if log_requests and not request.path.startswith(_SESSIONLESS_PREFIXES):
-            log.info(
+        status = response.status_code
+        # ACCESS_LOG=false when Nginx logs every request already (the deployed stack). A 5xx
+        # page is logged all the same, as the API logs its own.
+        if (log_requests or status >= 500) and not request.path.startswith(_SESSIONLESS_PREFIXES):
+            log.log(
+                logging.WARNING if status >= 500 else logging.INFO,
                 "request",
                 extra={
                     "method": request.method,
                     "path": request.path,
-                    "status": response.status_code,
+                    "status": status,
                     "duration_ms": round((time.perf_counter() - started) * 1000, 1)
                     if started
                     else None,

@@ -87,6 +87,26 @@ def test_logs_are_json_lines_with_request_id(client, capsys):
     assert {"time", "level", "message", "duration_ms"} <= set(record)
 
 
+def test_without_access_log_only_server_errors_are_logged(database_url, redis_url, capsys):
+    # The deployed stack's setting: Nginx logs every request, but not the frontend's calls.
+    quiet = build_app(database_url, redis_url, ACCESS_LOG="false")
+
+    @quiet.route("/api/boom")
+    def boom():
+        raise RuntimeError("boom")
+
+    client = quiet.test_client()
+    capsys.readouterr()
+    assert client.get("/api/health/live").status_code == 200
+    assert client.get("/api/boom", headers={"X-Request-ID": "quiet-500"}).status_code == 500
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
+    access = [r for r in records if r.get("logger") == "api.access"]
+    assert [(r["path"], r["status"], r["level"]) for r in access] == [
+        ("/api/boom", 500, "WARNING")
+    ], access
+    assert access[0]["request_id"] == "quiet-500"
+
+
 def test_session_app_unaffected(session_app, redis_url):
     # The extra apps above share extension objects; the shared one must still work.
     reset_state(session_app, redis_url)

@@ -378,6 +378,18 @@ def test_register_says_the_same_whether_or_not_the_email_is_new(make_app, script
     assert "already registered" not in html
 
 
+def test_without_access_log_a_server_error_page_is_still_logged(make_app, monkeypatch, caplog):
+    # The deployed setting: Nginx logs every page, the frontend only its own 5xx (here the API,
+    # at make_app's unreachable address, is down: the home page is the friendly 503).
+    monkeypatch.setenv("ACCESS_LOG", "false")
+    client = make_app().test_client()
+    with caplog.at_level("INFO", logger="frontend"):
+        assert client.get("/login").status_code == 200
+        assert client.get("/").status_code == 503
+    lines = [r for r in caplog.records if r.name == "frontend" and r.getMessage() == "request"]
+    assert [(r.path, r.status, r.levelname) for r in lines] == [("/", 503, "WARNING")]
+
+
 @pytest.mark.parametrize(("setting", "logged"), [(None, True), ("false", False)])
 def test_access_log_follows_its_setting(make_app, monkeypatch, caplog, setting, logged):
     """One line per page by default; none with ACCESS_LOG=false, as the deploy sets it."""
