@@ -137,11 +137,18 @@ def test_orders_wait_on_the_row_lock(app, user, database_url):
         waiting = 0
         # Generous: on a loaded 2-core CI machine the threads can take a while to reach the lock.
         deadline = time.monotonic() + 30
-        with psycopg2.connect(dsn) as probe, probe.cursor() as cur:
+        probe = psycopg2.connect(dsn)
+        # Each probe in a transaction of its own: PostgreSQL keeps one snapshot of
+        # pg_stat_activity per transaction, so a probe that started before the orders reached
+        # the lock would never see them wait.
+        probe.autocommit = True
+        with probe.cursor() as cur:
             while time.monotonic() < deadline:
+                # Sessions that the holder's row lock blocks.
                 cur.execute(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock'"
-                    " AND query ILIKE '%%FOR UPDATE%%' AND datname = current_database()"
+                    " AND %s = ANY(pg_blocking_pids(pid))",
+                    (holder.info.backend_pid,),
                 )
                 waiting = cur.fetchone()[0]
                 if waiting >= 1:
